@@ -1,0 +1,96 @@
+// Computation graphs: build from outputs, allocate activations once with a graph allocator, compute many
+// times. A graph keeps its allocation for good (gallocr fixes tensor->data), so every distinct graph gets
+// its own allocator; persistent tensors (weights, gradients, optimizer state) live in Context buffers.
+import { EngineError } from "../util/errors.js";
+import { getBackend, type Backend } from "./backend.js";
+import type { Context } from "./context.js";
+import { ggml, ggmlLog, type Ptr } from "./ffi.js";
+import { Tensor } from "./tensor.js";
+
+export class Graph {
+  private allocator: Ptr | null = null;
+
+  private constructor(
+    readonly ptr: Ptr,
+    readonly ctx: Context,
+  ) {}
+
+  /** A graph computing `outputs`. `size` bounds its nodes; `grads` reserves room for a backward pass. */
+  static build(ctx: Context, outputs: Tensor[], options: { size?: number; grads?: boolean } = {}): Graph {
+    const size = options.size ?? ctx.options.graphSize ?? 2048;
+    ctx.assertAlive();
+    const g = ggml();
+    const graph = new Graph(g.ggml_new_graph_custom(ctx.ptr, size, !!options.grads), ctx);
+    for (const t of outputs) {
+      graph.expand(t);
+      g.ggml_set_output(t.ptr);
+    }
+    return graph;
+  }
+
+  /** Adds a tensor and its ancestors, checking the node budget first (ggml aborts when it is exceeded). */
+  expand(t: Tensor): void {
+    const g = ggml();
+    g.ggml_build_forward_expand(this.ptr, t.ptr);
+    if (this.nNodes >= this.size)
+      throw new EngineError(`graph full: ${this.size} nodes; build it with a larger size`);
+  }
+
+  get size(): number {
+    return ggml().ggml_graph_size(this.ptr);
+  }
+  get nNodes(): number {
+    return ggml().ggml_graph_n_nodes(this.ptr);
+  }
+  node(i: number): Tensor {
+    return new Tensor(ggml().ggml_graph_node(this.ptr, i));
+  }
+  nodes(): Tensor[] {
+    return Array.from({ length: this.nNodes }, (_, i) => this.node(i));
+  }
+  /** The gradient of `t` in a graph with a backward pass, or null when t gets none. */
+  grad(t: Tensor): Tensor | null {
+    const p = ggml().ggml_graph_get_grad(this.ptr, t.ptr);
+    return p ? new Tensor(p) : null;
+  }
+  gradAccumulator(t: Tensor): Tensor | null {
+    const p = ggml().ggml_graph_get_grad_acc(this.ptr, t.ptr);
+    return p ? new Tensor(p) : null;
+  }
+
+  /** Allocates memory for the graph's activations (once). */
+  allocate(backend: Backend = getBackend()): void {
+    if (this.allocator) return;
+    const g = ggml();
+    const alloc = g.ggml_gallocr_new(backend.bufferType);
+    if (!g.ggml_gallocr_alloc_graph(alloc, this.ptr)) {
+      g.ggml_gallocr_free(alloc);
+      throw new EngineError("could not allocate the graph's activations (out of memory?)");
+    }
+    this.allocator = alloc;
+  }
+
+  /** Bytes of activation memory the graph uses. */
+  get activationBytes(): number {
+    return this.allocator ? ggml().ggml_gallocr_get_buffer_size(this.allocator, 0) : 0;
+  }
+
+  /** Computes the graph (allocating first if needed). */
+  compute(backend: Backend = getBackend()): void {
+    this.allocate(backend);
+    const status = ggml().ggml_backend_graph_compute(backend.handle, this.ptr);
+    if (status !== 0)
+      throw new EngineError(`ggml graph compute failed (status ${status}) ${ggmlLog.slice(-3).join(" ")}`);
+  }
+
+  /** Zeroes gradient accumulators and sets the loss gradient to 1 (after allocation). */
+  resetGradients(): void {
+    ggml().ggml_graph_reset(this.ptr);
+  }
+
+  /** Releases the activation memory; the graph's tensors stay in its context. */
+  free(): void {
+    if (this.allocator) ggml().ggml_gallocr_free(this.allocator);
+    this.allocator = null;
+  }
+}

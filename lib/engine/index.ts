@@ -1,0 +1,9 @@
+export { getBackend, listDevices, defaultThreads, type Backend, type DeviceInfo } from "./backend.js";
+export { Context, type ContextOptions } from "./context.js";
+export { Tensor, TensorFlag } from "./tensor.js";
+export { Ops, RopeMode, type RopeOptions } from "./ops.js";
+export { Graph } from "./graph.js";
+export { GradientState, markTrainable, buildBackward, rewriteQuantizedBackward } from "./autograd.js";
+export { AdamW, type AdamWOptions, type StepResult } from "./optimizer.js";
+export { GgmlOp } from "./op-codes.js";
+export { ggmlLog } from "./ffi.js";
