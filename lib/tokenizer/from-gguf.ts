@@ -2,6 +2,7 @@
 // (`tokenizer.ggml.tokens`, …); nested objects as node-llama-cpp's readGgufFileInfo returns them can be
 // flattened with flattenGgufMetadata.
 import { LlamaTokenizer } from "./llama-tokenizer.js";
+import type { TokenizerMetadata } from "./metadata.js";
 import { vocabFromMetadata } from "./vocab.js";
 
 /**
@@ -12,7 +13,7 @@ import { vocabFromMetadata } from "./vocab.js";
  * Throws InputError naming the key when a value is missing or malformed, or the model/pre-tokenizer is
  * one this module does not implement.
  */
-export function tokenizerFromGgufMetadata(meta: Record<string, unknown>): LlamaTokenizer {
+export function tokenizerFromGgufMetadata(meta: TokenizerMetadata | Record<string, unknown>): LlamaTokenizer {
   return new LlamaTokenizer(vocabFromMetadata(meta));
 }
 

@@ -200,7 +200,11 @@ const ALWAYS_RENDERED = ["<|channel|>", "<|message|>", "<|start|>", "<|constrain
  * depends on hash-map iteration order (text-based EOT/FIM detection when several candidates exist),
  * the first candidate in llama.cpp's list is taken.
  */
-export function vocabFromMetadata(meta: Meta): Vocab {
+export function vocabFromMetadata(meta: Meta | object): Vocab {
+  return resolveVocab(meta as Meta);
+}
+
+function resolveVocab(meta: Meta): Vocab {
   const model = getString(meta, "tokenizer.ggml.model");
   if (model === undefined) throw new InputError("missing tokenizer model", { field: "tokenizer.ggml.model" });
 
