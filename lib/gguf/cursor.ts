@@ -11,7 +11,10 @@ import {
 } from "./values.js";
 import type { GgufArray, GgufMetadataValue } from "./values.js";
 
-const utf8 = new TextDecoder("utf-8");
+// ignoreBOM: a token may be exactly U+FEFF, which the default decoder would silently drop.
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
+
+const CORRUPT = ": the file is truncated or corrupt";
 
 export class Cursor {
   pos = 0;
@@ -84,7 +87,10 @@ export class Cursor {
     const at = this.pos;
     const n = this.u64(what);
     if (n * BigInt(minItemBytes) > BigInt(this.remaining)) {
-      throw this.error(`${what} is ${n}, more than the ${this.remaining} remaining bytes can hold`, at);
+      throw this.error(
+        `${what} is ${n}, more than the ${this.remaining} remaining bytes can hold${CORRUPT}`,
+        at,
+      );
     }
     return Number(n);
   }
@@ -94,7 +100,7 @@ export class Cursor {
     const at = this.pos;
     const n = this.u64(`length of ${what}`);
     if (n > BigInt(this.remaining)) {
-      throw this.error(`${what} claims ${n} bytes but only ${this.remaining} remain`, at);
+      throw this.error(`${what} claims ${n} bytes but only ${this.remaining} remain${CORRUPT}`, at);
     }
     const s = utf8.decode(this.bytes.subarray(this.pos, this.pos + Number(n)));
     this.pos += Number(n);

@@ -22,22 +22,28 @@ export class ByteWriter {
   }
 
   u8(v: number) {
-    this.dv.setUint8(this.reserve(1), v);
+    const at = this.reserve(1);
+    this.dv.setUint8(at, v);
   }
   u32(v: number) {
-    this.dv.setUint32(this.reserve(4), v, true);
+    const at = this.reserve(4);
+    this.dv.setUint32(at, v, true);
   }
   i32(v: number) {
-    this.dv.setInt32(this.reserve(4), v, true);
+    const at = this.reserve(4);
+    this.dv.setInt32(at, v, true);
   }
   u64(v: number | bigint) {
-    this.dv.setBigUint64(this.reserve(8), BigInt(v), true);
+    const at = this.reserve(8);
+    this.dv.setBigUint64(at, BigInt(v), true);
   }
   i64(v: number | bigint) {
-    this.dv.setBigInt64(this.reserve(8), BigInt(v), true);
+    const at = this.reserve(8);
+    this.dv.setBigInt64(at, BigInt(v), true);
   }
   bytes(b: Uint8Array) {
-    this.buf.set(b, this.reserve(b.length));
+    const at = this.reserve(b.length);
+    this.buf.set(b, at);
   }
   string(s: string) {
     const b = utf8.encode(s);

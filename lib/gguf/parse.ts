@@ -53,7 +53,7 @@ export interface GgufHeader {
 export function parseGgufHeader(bytes: Uint8Array, fileSize: number, file: string): GgufHeader {
   if (endianness() !== "LE") throw new InputError("GGUF reading needs a little-endian machine", { file });
   const c = new Cursor(bytes, file, fileSize);
-  if (fileSize < 4) throw c.error(`not a GGUF file: only ${fileSize} bytes`, 0);
+  if (fileSize < 4) throw c.error(`not a GGUF file: only ${fileSize} bytes`, null);
   const magic = c.u32("magic");
   if (magic !== MAGIC) {
     const shown = [...bytes.subarray(0, 4)]

@@ -90,6 +90,27 @@ export class GgufFile {
     return this.map.view(t.offset, t.nbytes);
   }
 
+  /**
+   * Bytes [start, start+length) of tensor `name`, a zero-copy view like tensorData. For walking tensors
+   * larger than the 4 GiB a single view may span, a block of rows at a time.
+   */
+  tensorDataRange(name: string, start: number, length: number): Uint8Array {
+    const t = this.byName.get(name);
+    if (!t) throw new InputError(`no tensor named "${name}"`, { file: this.path });
+    if (
+      !Number.isSafeInteger(start) ||
+      !Number.isSafeInteger(length) ||
+      start < 0 ||
+      length < 0 ||
+      start + length > t.nbytes
+    ) {
+      throw new TunekitError(
+        `${this.path}: range ${start}+${length} is outside tensor "${name}" (${t.nbytes} bytes)`,
+      );
+    }
+    return this.map.view(t.offset + start, length);
+  }
+
   /** Releases the file (see tensorData for what happens to views). Idempotent. */
   close(): void {
     this.map.close();

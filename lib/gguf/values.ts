@@ -205,6 +205,7 @@ export const gguf = {
   i16: (value: number) => scalar({ type: GgufValueType.INT16, value }, "i16"),
   u32: (value: number) => scalar({ type: GgufValueType.UINT32, value }, "u32"),
   i32: (value: number) => scalar({ type: GgufValueType.INT32, value }, "i32"),
+  /** Rounded to float32 when written (gguf.f32(0.1) reads back as 0.10000000149…). */
   f32: (value: number) => scalar({ type: GgufValueType.FLOAT32, value }, "f32"),
   f64: (value: number) => scalar({ type: GgufValueType.FLOAT64, value }, "f64"),
   u64: (value: bigint | number) => scalar({ type: GgufValueType.UINT64, value: BigInt(value) }, "u64"),
