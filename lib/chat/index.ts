@@ -1,0 +1,16 @@
+export type {
+  ChatMessage,
+  ChatRole,
+  ContentPart,
+  ImageContentPart,
+  TextContentPart,
+  ToolCall,
+  ToolSchema,
+} from "./types.js";
+export {
+  renderChat,
+  templateMessages,
+  strftime,
+  ChatTemplateError,
+  type RenderChatOptions,
+} from "./template.js";
