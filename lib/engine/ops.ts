@@ -20,6 +20,8 @@ export interface RopeOptions {
   attnFactor?: number;
   betaFast?: number;
   betaSlow?: number;
+  /** Per-dimension frequency factors (llama 3.1 `rope_freqs.weight`), f32 [nDims/2]. */
+  freqFactors?: Tensor;
 }
 
 const same = (a: readonly number[], b: readonly number[]) => a.every((v, i) => v === b[i]);
@@ -172,12 +174,14 @@ export class Ops {
     if (o.nDims % 2 !== 0 || o.nDims > a.ne[0] || o.nDims < 2)
       fail("rope", `n_dims ${o.nDims} must be even and ≤ head size ${a.ne[0]}`);
     if (a.type !== GgmlType.F32) fail("rope", `${fmt(a)} must be f32`);
+    if (o.freqFactors && (o.freqFactors.type !== GgmlType.F32 || o.freqFactors.ne[0] < o.nDims / 2))
+      fail("rope", `frequency factors ${o.freqFactors} must be f32 with ≥ ${o.nDims / 2} entries`);
     return this.wrap(
       ggml().ggml_rope_ext(
         this.c,
         a.ptr,
         positions.ptr,
-        null,
+        o.freqFactors ? o.freqFactors.ptr : null,
         o.nDims,
         o.mode,
         o.nCtxOrig ?? 0,

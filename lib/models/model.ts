@@ -1,0 +1,110 @@
+// A loaded decoder model: config, weights in backend memory, tokenizer and chat template, plus the two
+// forward modes everything else uses — whole sequences (logits, evaluation, training) and incremental
+// decoding with a KV cache (generation).
+import { openGguf, type GgufFile } from "../gguf/index.js";
+import { toPlain } from "../gguf/values.js";
+import { Context } from "../engine/context.js";
+import { Graph } from "../engine/graph.js";
+import { Ops } from "../engine/ops.js";
+import { GgmlType } from "../gguf/ggml-types.js";
+import { InputError } from "../util/errors.js";
+import { tokenizerFromGgufMetadata } from "../tokenizer/from-gguf.js";
+import type { Tokenizer } from "../tokenizer/types.js";
+import { readModelConfig, type ModelConfig } from "./config.js";
+import { attentionMask, buildDecoder, plainLinear, type LinearFn } from "./decoder.js";
+import { ModelWeights } from "./weights.js";
+
+export class Model {
+  private constructor(
+    readonly path: string,
+    readonly config: ModelConfig,
+    readonly weights: ModelWeights,
+    readonly tokenizer: Tokenizer,
+    readonly chatTemplate: string | undefined,
+    /** Every metadata entry of the file (kept for export). */
+    readonly file: GgufFile,
+  ) {}
+
+  /** Loads a GGUF model of a supported architecture. The file stays mapped until dispose(). */
+  static load(path: string): Model {
+    const file = openGguf(path);
+    try {
+      const config = readModelConfig(file);
+      const meta: Record<string, unknown> = {};
+      for (const [key, value] of file.metadata) if (key.startsWith("tokenizer.")) meta[key] = toPlain(value);
+      if (!meta["tokenizer.ggml.tokens"])
+        throw new InputError("the model has no tokenizer (tokenizer.ggml.tokens)", { file: path });
+      const tokenizer = tokenizerFromGgufMetadata(meta);
+      const weights = ModelWeights.fromGguf(file, config);
+      const template = file.get("tokenizer.chat_template");
+      return new Model(
+        path,
+        config,
+        weights,
+        tokenizer,
+        typeof template === "string" ? template : undefined,
+        file,
+      );
+    } catch (e) {
+      file.close();
+      throw e;
+    }
+  }
+
+  /** Checks token ids before they reach get_rows (an out-of-range id would read out of bounds). */
+  checkTokens(tokens: ArrayLike<number>): void {
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i];
+      if (!Number.isInteger(t) || t < 0 || t >= this.config.nVocab)
+        throw new InputError(
+          `token id ${t} at position ${i} is outside the vocabulary (0..${this.config.nVocab - 1})`,
+        );
+    }
+  }
+
+  /**
+   * Logits [T][nVocab] for one sequence of token ids (positions 0..T−1), with an optional linear hook
+   * (LoRA adapters). One graph, built and freed here.
+   */
+  logits(tokens: number[], linear: LinearFn = plainLinear): Float32Array[] {
+    this.checkTokens(tokens);
+    const T = tokens.length;
+    if (T === 0) return [];
+    const c = this.config;
+    const ctx = new Context({ maxTensors: 64 + c.nLayer * 80, graphSize: 256 + c.nLayer * 80 });
+    try {
+      const ops = new Ops(ctx);
+      const inTokens = ctx.input(GgmlType.I32, [T], "tokens");
+      const positions = ctx.input(GgmlType.I32, [T], "positions");
+      const mask = ctx.input(GgmlType.F32, [T, T, 1, 1], "mask");
+      const maskSwa = c.slidingWindow ? ctx.input(GgmlType.F32, [T, T, 1, 1], "mask swa") : undefined;
+      const { logits } = buildDecoder(
+        ops,
+        c,
+        this.weights,
+        { tokens: inTokens, positions, mask, maskSwa, seqLen: T, batch: 1 },
+        linear,
+      );
+      const graph = Graph.build(ctx, [logits]);
+      graph.allocate();
+      const pos = Int32Array.from({ length: T }, (_, i) => i);
+      inTokens.set(Int32Array.from(tokens));
+      positions.set(pos);
+      mask.set(attentionMask({ queryPos: pos, keyPos: pos, seqLen: T, batch: 1, nKv: T }));
+      maskSwa?.set(
+        attentionMask({ queryPos: pos, keyPos: pos, seqLen: T, batch: 1, nKv: T, window: c.slidingWindow }),
+      );
+      graph.compute();
+      const all = logits.f32();
+      graph.free();
+      return Array.from({ length: T }, (_, t) => all.slice(t * c.nVocab, (t + 1) * c.nVocab));
+    } finally {
+      ctx.free();
+    }
+  }
+
+  dispose(): void {
+    this.weights.free();
+    this.file.close();
+  }
+}
