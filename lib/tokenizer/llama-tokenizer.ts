@@ -12,17 +12,65 @@ type Fragment = { text: string } | { id: number };
 const isCSpace = (c: string) =>
   c === " " || c === "\t" || c === "\n" || c === "\v" || c === "\f" || c === "\r";
 
+/** A trie over the texts of the special tokens (UTF-16 code units), to find which of them occur in a text. */
+interface TrieNode {
+  next: Map<number, TrieNode>;
+  /** Special tokens whose text ends here. */
+  ids: number[];
+}
+
+const tries = new WeakMap<Vocab, TrieNode>();
+
+function specialTrie(vocab: Vocab): TrieNode {
+  let root = tries.get(vocab);
+  if (!root) {
+    root = { next: new Map(), ids: [] };
+    for (const id of vocab.specialCache) {
+      const t = vocab.texts[id];
+      let node = root;
+      for (let i = 0; i < t.length; i++) {
+        const c = t.charCodeAt(i);
+        let child = node.next.get(c);
+        if (!child) node.next.set(c, (child = { next: new Map(), ids: [] }));
+        node = child;
+      }
+      node.ids.push(id);
+    }
+    tries.set(vocab, root);
+  }
+  return root;
+}
+
+/** The special tokens whose text occurs somewhere in `text`. */
+function occurringSpecials(vocab: Vocab, text: string): Set<number> {
+  const root = specialTrie(vocab);
+  const found = new Set<number>();
+  for (let i = 0; i < text.length; i++) {
+    let node = root.next.get(text.charCodeAt(i));
+    for (let j = i + 1; node; j++) {
+      for (const id of node.ids) found.add(id);
+      if (j >= text.length) break;
+      node = node.next.get(text.charCodeAt(j));
+    }
+  }
+  return found;
+}
+
 /**
  * Split text on the texts of special tokens, longest first (llama.cpp's tokenizer_st_partition).
  * Control and unknown tokens are only recognised when `parseSpecial`; user-defined tokens always are.
  */
 export function partitionSpecial(vocab: Vocab, text: string, parseSpecial: boolean): Fragment[] {
   let fragments: Fragment[] = text === "" ? [] : [{ text }];
+  const occurring = occurringSpecials(vocab, text);
+  if (occurring.size === 0) return fragments;
+  // A token absent from the whole text cannot occur in a piece of it: only those present are tried,
+  // in llama.cpp's order (longest first).
   for (const id of vocab.specialCache) {
+    if (!occurring.has(id)) continue;
     const attr = vocab.attrs[id];
     if (!parseSpecial && attr & (Attr.CONTROL | Attr.UNKNOWN)) continue;
     const special = vocab.texts[id];
-    if (!text.includes(special)) continue;
     const next: Fragment[] = [];
     for (const f of fragments) {
       if (!("text" in f)) {

@@ -266,7 +266,7 @@ describe("Hugging Face SentencePiece-style tokenizer.json (byte fallback)", { sk
 });
 
 describe("Hugging Face model folders", { skip }, () => {
-  test("tokenizer.model + config (gemma3) + tokenizer_config added tokens", () => {
+  test("tokenizer.model + config (gemma3) + tokenizer_config added tokens", async () => {
     const d = join(dir, "gemma-like");
     mkdirSync(d, { recursive: true });
     copyFileSync(tok512Model(), join(d, "tokenizer.model"));
@@ -302,6 +302,18 @@ describe("Hugging Face model folders", { skip }, () => {
     assert.equal(tok.eot, 513);
     // No space prefix (Gemma): "Hello" starts without "▁".
     assert.equal(tok.tokenText(tok.encode("Hello")[0]).startsWith("\u2581"), false);
+    // llama.cpp agrees on this vocabulary too (no space prefix, user-defined "  ", control turn markers).
+    const path = join(dir, "gemma-like.gguf");
+    await writeVocabGguf(path, meta);
+    const model = await loadVocab(path);
+    try {
+      const texts = [...SAMPLE_TEXTS, "<start_of_turn>user\nHi  there<end_of_turn>\n<start_of_turn>model\n"];
+      assert.deepEqual(tokenizationMismatches(tok, model, texts, true), []);
+      assert.deepEqual(tokenizationMismatches(tok, model, texts, false), []);
+      assert.equal(model.tokens.eot, tok.eot);
+    } finally {
+      await model.dispose();
+    }
   });
 
   test("tokenizer.json folder with a larger config vocab_size and a chat_template.jinja", () => {
