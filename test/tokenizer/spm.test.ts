@@ -10,6 +10,7 @@ import {
   tokenizerFromGgufMetadata,
   type LlamaTokenizer,
 } from "../../lib/tokenizer/index.js";
+import { loadGgufTokenizer } from "../../lib/tokenizer/load.js";
 import { sentencepieceModelToGgufMetadata } from "../../lib/tokenizer/sentencepiece.js";
 import {
   SAMPLE_TEXTS,
@@ -65,6 +66,15 @@ describe("tiny-random-llama (Llama 2, 32000 tokens)", { skip }, () => {
     () => tok,
     () => model,
   );
+  test("loadGgufTokenizer (lib/gguf reader) gives the same tokenizer", () => {
+    const fromFile = loadGgufTokenizer(join(shared!, "models/tiny-random-llama/llama-2-tiny-random.gguf"));
+    assert.equal(fromFile.vocabSize, tok.vocabSize);
+    for (const text of TEXTS)
+      assert.deepEqual(
+        fromFile.encode(text, { parseSpecial: true }),
+        tok.encode(text, { parseSpecial: true }),
+      );
+  });
   test("known ids: BOS/EOS/UNK and byte fallback", () => {
     assert.equal(tok.vocabSize, 32000);
     assert.equal(tok.tokenText(1), "<s>");
