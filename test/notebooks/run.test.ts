@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { runNotebooks, type NotebooksRunReport } from "../../lib/notebooks/run.js";
@@ -33,7 +33,7 @@ const outputsOf = (nb: Notebook) =>
 test(
   "`tunekit notebooks run --only 01` executes 01-setup in Jupyter and hands setup.json on",
   { skip },
-  () => {
+  (t) => {
     const tmp = mkdtempSync(join(tmpdir(), "tunekit-nbrun-"));
     const out = join(tmp, "executed");
     const runDir = join(tmp, "run");
@@ -62,8 +62,8 @@ test(
       [["01-setup.ipynb", true]],
     );
     assert.ok(report.notebooks[0]!.seconds > 0);
-    console.log(
-      `# 01-setup executed in ${report.notebooks[0]!.seconds.toFixed(1)} s (total ${report.totalSeconds.toFixed(1)} s)`,
+    t.diagnostic(
+      `01-setup executed in ${report.notebooks[0]!.seconds.toFixed(1)} s (total ${report.totalSeconds.toFixed(1)} s)`,
     );
 
     // The executed notebook: no errors, every code cell produced output, the dataset table is there.
@@ -92,7 +92,7 @@ test(
     // setup.json: checked against facts this test reads itself.
     const setup = JSON.parse(readFileSync(join(runDir, "setup.json"), "utf8"));
     assert.equal(setup.system.node, process.version);
-    assert.equal(setup.system.logicalCpus, await_cpus());
+    assert.equal(setup.system.logicalCpus, cpus().length);
     const byName = new Map<string, { records: number }>(
       setup.datasets.map((d: { name: string; records: number }) => [d.name, d]),
     );
@@ -104,12 +104,6 @@ test(
     }
   },
 );
-
-function await_cpus(): number {
-  return JSON.parse(
-    spawnSync(process.execPath, ["-p", "require('os').cpus().length"], { encoding: "utf8" }).stdout,
-  );
-}
 
 /** Writes notebooks made from `sources` (name → notebook source text) into a fresh folder. */
 function notebookFolder(sources: Record<string, string>): string {
@@ -125,7 +119,7 @@ function notebookFolder(sources: Record<string, string>): string {
 test(
   "display helpers send rich bundles from a kernel; exceptions and type errors fail their notebook",
   { skip },
-  async () => {
+  async (t) => {
     const display = JSON.stringify(join(PACKAGE_ROOT, "dist", "notebooks", "display.js"));
     const png = join(PACKAGE_ROOT, "data", "leaf-images", "healthy", "03.png");
     const fig = {
@@ -163,7 +157,7 @@ test(
     const [ok, throws, typeError] = report.notebooks;
     assert.equal(report.ok, false);
     assert.equal(ok!.ok, true, ok!.error);
-    console.log(`# kernel start + 1 cell: ${ok!.seconds.toFixed(1)} s`);
+    t.diagnostic(`kernel start + 1 cell: ${ok!.seconds.toFixed(1)} s`);
 
     const outputs = outputsOf(JSON.parse(readFileSync(ok!.output, "utf8")) as Notebook)[0]!;
     assert.equal(joined(outputs[0]!.text).trim(), "true");
