@@ -115,7 +115,9 @@ export async function loadModel(options: LoadModelOptions): Promise<LoadedModel>
   try {
     model = await llama.loadModel({ modelPath: options.modelPath });
   } catch (err) {
-    throw new InputError(`llama.cpp cannot load the model: ${(err as Error).message}`, { file: options.modelPath });
+    throw new InputError(`llama.cpp cannot load the model: ${(err as Error).message}`, {
+      file: options.modelPath,
+    });
   }
   const contextSize = options.contextSize ?? Math.min(model.trainContextSize || 4096, 4096);
   let context: LlamaContext;
@@ -126,7 +128,11 @@ export async function loadModel(options: LoadModelOptions): Promise<LoadedModel>
       ...(options.threads ? { threads: options.threads } : {}),
       ...(options.batchSize ? { batchSize: options.batchSize } : {}),
       ...(options.precise
-        ? { flashAttention: false, experimentalKvCacheKeyType: "F32" as const, experimentalKvCacheValueType: "F32" as const }
+        ? {
+            flashAttention: false,
+            experimentalKvCacheKeyType: "F32" as const,
+            experimentalKvCacheValueType: "F32" as const,
+          }
         : {}),
       ...(options.adapterPath
         ? { lora: { adapters: [{ filePath: options.adapterPath, scale: options.adapterScale ?? 1 }] } }
@@ -146,7 +152,9 @@ export async function loadModel(options: LoadModelOptions): Promise<LoadedModel>
   for (const _token of model.iterateAllTokens()) vocabSize++;
   const info: LoadedModelInfo = {
     modelPath: options.modelPath,
-    ...(options.adapterPath ? { adapterPath: options.adapterPath, adapterScale: options.adapterScale ?? 1 } : {}),
+    ...(options.adapterPath
+      ? { adapterPath: options.adapterPath, adapterScale: options.adapterScale ?? 1 }
+      : {}),
     fileBytes,
     architecture: md.general?.architecture ?? "unknown",
     name: md.general?.name ?? options.modelPath.split("/").pop()!,
