@@ -77,6 +77,7 @@ export function checkRecord(value: unknown, where: { file?: string; line?: numbe
   let pending: Array<string | undefined> = [];
   let prev: string | undefined;
   let assistants = 0;
+  let seenUser = false;
   rec.messages.forEach((m, k) => {
     const f = `messages[${k}]`;
     if (!m || typeof m !== "object" || Array.isArray(m)) return err(`expected a message object, found ${typeName(m)}`, f);
@@ -88,7 +89,8 @@ export function checkRecord(value: unknown, where: { file?: string; line?: numbe
     if (role === "system" && k !== 0) err("a system message may only come first", f);
     if (role === "user" && prev === "user") err("two user messages in a row", f);
     if (role === "assistant" && prev === "assistant") err("two assistant messages in a row", f);
-    if (role === "assistant" && (prev === undefined || prev === "system")) err("the conversation starts with the assistant (expected a user message first)", f);
+    if (role === "assistant" && !seenUser) err("the conversation starts with the assistant (expected a user message first)", f);
+    if (role === "user") seenUser = true;
     if (role === "tool") {
       if (pending.length === 0) err("a tool result without a pending tool call", f);
       else {
