@@ -1,0 +1,59 @@
+// Model commands: `tunekit new-model` (random weights for any supported architecture).
+import type { Command } from "commander";
+import { newModelGguf, type NewModelResult } from "../../models/new-model.js";
+import { action, emit, num } from "../output.js";
+import type { CommonOptions } from "../output.js";
+
+interface NewModelCliOptions extends CommonOptions {
+  arch: string;
+  dim?: number;
+  layers?: number;
+  heads?: number;
+  kvHeads?: number;
+  headDim?: number;
+  ffn?: number;
+  vocab?: number;
+  slidingWindow?: number;
+  tokenizerFrom?: string;
+  seed: number;
+  out: string;
+  type?: "f32" | "f16";
+}
+
+export function register(program: Command): void {
+  program
+    .command("new-model")
+    .description("Write a GGUF model with random (seeded) weights that llama.cpp and tunekit load")
+    .requiredOption("--arch <arch>", "llama, qwen2, qwen3, gemma, gemma2 or gemma3")
+    .option("--dim <n>", "embedding width", num("--dim"))
+    .option("--layers <n>", "decoder blocks", num("--layers"))
+    .option("--heads <n>", "attention heads", num("--heads"))
+    .option("--kv-heads <n>", "key/value heads", num("--kv-heads"))
+    .option("--head-dim <n>", "size of one head", num("--head-dim"))
+    .option("--ffn <n>", "FFN hidden width", num("--ffn"))
+    .option("--vocab <n>", "vocabulary size (≤ the tokenizer's; default the tokenizer's)", num("--vocab"))
+    .option(
+      "--sliding-window <n>",
+      "sliding window of local layers (gemma2, gemma3)",
+      num("--sliding-window"),
+    )
+    .option("--tokenizer-from <file>", "GGUF whose tokenizer to copy (default ../shared tiny-random-llama)")
+    .requiredOption("--seed <n>", "random seed", num("--seed"))
+    .requiredOption("--out <file>", "output GGUF")
+    .option("--type <type>", "matrix type: f32 or f16", "f32")
+    .option("--json", "one JSON document on stdout")
+    .action(
+      action(async (opts: NewModelCliOptions) => {
+        const { json: _json, ...rest } = opts;
+        emit(await newModelGguf(rest), opts, renderNewModel);
+      }),
+    );
+}
+
+function renderNewModel(r: NewModelResult): string {
+  const window = r.slidingWindow ? `, sliding window ${r.slidingWindow}` : "";
+  return (
+    `${r.out}: ${r.arch}, ${r.layers} layers, dim ${r.dim}, ${r.heads} heads (${r.kvHeads} KV) × ${r.headDim}, ` +
+    `ffn ${r.ffn}, vocab ${r.vocab}${window}, ${r.type}, ${r.parameters.toLocaleString("en")} parameters, ${r.bytes} bytes`
+  );
+}

@@ -1,0 +1,481 @@
+// New models from scratch: random weights (seeded) for any supported architecture, written as a GGUF with
+// the metadata llama.cpp's loaders read for that architecture (src/models/<arch>.cpp load_arch_hparams)
+// and a tokenizer copied from another GGUF. Used for tests, benchmarks and pretraining.
+import { basename, join } from "node:path";
+import { GgmlType } from "../gguf/ggml-types.js";
+import {
+  GgufValueType,
+  gguf,
+  openGguf,
+  writeGguf,
+  type GgufArray,
+  type GgufMetadataValue,
+} from "../gguf/index.js";
+import { InputError } from "../util/errors.js";
+import { sharedDir } from "../util/paths.js";
+import { isSupportedArch, SUPPORTED_ARCHS, validateConfig, type Arch, type ModelConfig } from "./config.js";
+import { tensorSpecs, type TensorSpec } from "./tensors.js";
+import { RopeMode } from "../engine/ops.js";
+
+/** What model to make. Omitted dimensions take small per-architecture defaults (see ARCH_DEFAULTS). */
+export interface NewModelOptions {
+  /** Architecture (llama, qwen2, qwen3, gemma, gemma2, gemma3). */
+  arch: string;
+  /** Embedding width (n_embd). */
+  dim?: number;
+  /** Number of decoder blocks. */
+  layers?: number;
+  /** Attention (query) heads. */
+  heads?: number;
+  /** Key/value heads (grouped-query attention); must divide `heads`. */
+  kvHeads?: number;
+  /** Size of one attention head (key and value). Default dim / heads (32 for Gemma and Qwen 3). */
+  headDim?: number;
+  /** Hidden width of the gated FFN. */
+  ffn?: number;
+  /**
+   * Vocabulary size. Default: the tokenizer's. A smaller value keeps the tokenizer's first `vocab`
+   * tokens (special tokens must be among them); a larger one is refused.
+   */
+  vocab?: number;
+  /** Sliding-window size of the local layers (gemma2, gemma3). Default 8, small so it matters in tests. */
+  slidingWindow?: number;
+  /** Training context length written to the metadata. Default 2048. */
+  contextLength?: number;
+  /** GGUF whose tokenizer.* metadata is copied. Default ../shared/models/tiny-random-llama (Llama 2 32k). */
+  tokenizerFrom?: string;
+  /** Seed of the random weights: the same seed and options give the same bytes. */
+  seed: number;
+  /** Output GGUF path (written atomically). */
+  out: string;
+  /** Type of the matrices (norm weights and biases stay f32). Default f32. */
+  type?: "f32" | "f16";
+}
+
+/** What was written. */
+export interface NewModelResult {
+  out: string;
+  arch: Arch;
+  dim: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  ffn: number;
+  vocab: number;
+  /** Sliding window of the local layers (0: none). */
+  slidingWindow: number;
+  type: "f32" | "f16";
+  tokenizerFrom: string;
+  /** Number of weights. */
+  parameters: number;
+  /** File size in bytes. */
+  bytes: number;
+}
+
+interface ArchDefaults {
+  dim: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  headDim?: number;
+  ffn: number;
+  normEps: number;
+  ropeBase: number;
+  /** Whether output.weight is written (false: tied to token_embd, which gemma/gemma2 require). */
+  untiedOutput: boolean;
+}
+
+/** Small defaults; gemma3 has 7 layers so that both local (0–4, 6) and global (5) layers exist. */
+const ARCH_DEFAULTS: Record<Arch, ArchDefaults> = {
+  llama: {
+    dim: 64,
+    layers: 2,
+    heads: 4,
+    kvHeads: 2,
+    ffn: 128,
+    normEps: 1e-5,
+    ropeBase: 10000,
+    untiedOutput: true,
+  },
+  qwen2: {
+    dim: 64,
+    layers: 2,
+    heads: 4,
+    kvHeads: 2,
+    ffn: 128,
+    normEps: 1e-6,
+    ropeBase: 1e6,
+    untiedOutput: true,
+  },
+  qwen3: {
+    dim: 64,
+    layers: 2,
+    heads: 4,
+    kvHeads: 2,
+    headDim: 32,
+    ffn: 128,
+    normEps: 1e-6,
+    ropeBase: 1e6,
+    untiedOutput: false,
+  },
+  gemma: {
+    dim: 64,
+    layers: 2,
+    heads: 4,
+    kvHeads: 1,
+    headDim: 32,
+    ffn: 128,
+    normEps: 1e-6,
+    ropeBase: 10000,
+    untiedOutput: false,
+  },
+  gemma2: {
+    dim: 64,
+    layers: 2,
+    heads: 4,
+    kvHeads: 2,
+    headDim: 32,
+    ffn: 128,
+    normEps: 1e-6,
+    ropeBase: 10000,
+    untiedOutput: false,
+  },
+  gemma3: {
+    dim: 64,
+    layers: 7,
+    heads: 4,
+    kvHeads: 2,
+    headDim: 32,
+    ffn: 128,
+    normEps: 1e-6,
+    ropeBase: 1e6,
+    untiedOutput: false,
+  },
+};
+
+/** The tokenizer used when none is given: the Llama 2 32k SentencePiece vocabulary of tiny-random-llama. */
+export function defaultTokenizerSource(): string | undefined {
+  const shared = sharedDir();
+  return shared && join(shared, "models", "tiny-random-llama", "llama-2-tiny-random.gguf");
+}
+
+/** Writes a GGUF model with random weights; see {@link NewModelOptions}. */
+export async function newModelGguf(o: NewModelOptions): Promise<NewModelResult> {
+  if (!isSupportedArch(o.arch))
+    throw new InputError(
+      `architecture "${o.arch}" is not supported (supported: ${SUPPORTED_ARCHS.join(", ")})`,
+      { field: "arch" },
+    );
+  const arch = o.arch;
+  const d = ARCH_DEFAULTS[arch];
+  const type = o.type ?? "f32";
+  if (type !== "f32" && type !== "f16")
+    throw new InputError(`type must be f32 or f16, got "${String(type)}"`, { field: "type" });
+  if (!Number.isSafeInteger(o.seed))
+    throw new InputError(`seed must be an integer, got ${o.seed}`, { field: "seed" });
+  const tokenizerFrom = o.tokenizerFrom ?? defaultTokenizerSource();
+  if (!tokenizerFrom)
+    throw new InputError("no tokenizer source: pass tokenizerFrom (../shared is absent)", {
+      field: "tokenizerFrom",
+    });
+
+  const tokenizer = readTokenizerMetadata(tokenizerFrom);
+  const vocab = o.vocab ?? tokenizer.nTokens;
+  const tokMeta =
+    vocab === tokenizer.nTokens
+      ? tokenizer.metadata
+      : truncateVocab(tokenizer.metadata, tokenizer.nTokens, vocab, tokenizerFrom);
+
+  const dim = o.dim ?? d.dim;
+  const heads = o.heads ?? d.heads;
+  const kvHeads = o.kvHeads ?? Math.min(d.kvHeads, heads);
+  const headDim = o.headDim ?? d.headDim ?? dim / heads;
+  const layers = o.layers ?? d.layers;
+  const ffn = o.ffn ?? d.ffn;
+  const hasSwa = arch === "gemma2" || arch === "gemma3";
+  const slidingWindow = hasSwa ? (o.slidingWindow ?? 8) : 0;
+  const contextLength = o.contextLength ?? 2048;
+  const cfg = configFor(arch, {
+    dim,
+    layers,
+    heads,
+    kvHeads,
+    headDim,
+    ffn,
+    vocab,
+    slidingWindow,
+    contextLength,
+    normEps: d.normEps,
+    ropeBase: d.ropeBase,
+  });
+  validateConfig(cfg);
+  if (hasSwa && !(Number.isSafeInteger(slidingWindow) && slidingWindow >= 1))
+    throw new InputError(`sliding window ${slidingWindow} must be a positive integer`, {
+      field: "slidingWindow",
+    });
+
+  const k = (key: string) => `${arch}.${key}`;
+  const meta: Array<[string, GgufMetadataValue]> = [
+    ["general.architecture", gguf.str(arch)],
+    ["general.name", gguf.str(`tunekit random ${arch}`)],
+    ["general.file_type", gguf.u32(type === "f16" ? 1 : 0)],
+    [k("vocab_size"), gguf.u32(vocab)],
+    [k("context_length"), gguf.u32(contextLength)],
+    [k("embedding_length"), gguf.u32(dim)],
+    [k("block_count"), gguf.u32(layers)],
+    [k("feed_forward_length"), gguf.u32(ffn)],
+    [k("attention.head_count"), gguf.u32(heads)],
+    [k("attention.head_count_kv"), gguf.u32(kvHeads)],
+    [k("attention.key_length"), gguf.u32(headDim)],
+    [k("attention.value_length"), gguf.u32(headDim)],
+    [k("attention.layer_norm_rms_epsilon"), gguf.f32(d.normEps)],
+    [k("rope.freq_base"), gguf.f32(d.ropeBase)],
+    [k("rope.dimension_count"), gguf.u32(headDim)],
+  ];
+  if (hasSwa) meta.push([k("attention.sliding_window"), gguf.u32(slidingWindow)]);
+  if (arch === "gemma2")
+    meta.push(
+      [k("attn_logit_softcapping"), gguf.f32(cfg.attnSoftcap)],
+      [k("final_logit_softcapping"), gguf.f32(cfg.finalSoftcap)],
+    );
+  if (arch === "gemma3") meta.push([k("rope.freq_base_swa"), gguf.f32(cfg.ropeBaseSwa)]);
+  meta.push(...tokMeta);
+
+  const specs = tensorSpecs(cfg).filter((s) => !s.optional || (s.name === "output.weight" && d.untiedOutput));
+  const ggmlMatrixType = type === "f16" ? GgmlType.F16 : GgmlType.F32;
+  const tensors = specs.map((s) => {
+    const t = s.kind === "vector" ? GgmlType.F32 : ggmlMatrixType;
+    return { name: s.name, type: t, shape: s.shape, data: () => encode(randomTensor(s, dim, o.seed), t) };
+  });
+  const parameters = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
+  const { bytes } = await writeGguf(o.out, { metadata: meta, tensors });
+  return {
+    out: o.out,
+    arch,
+    dim,
+    layers,
+    heads,
+    kvHeads,
+    headDim,
+    ffn,
+    vocab,
+    slidingWindow,
+    type,
+    tokenizerFrom,
+    parameters,
+    bytes,
+  };
+}
+
+/** The ModelConfig the written metadata describes (so that tensorSpecs gives the names llama.cpp loads). */
+function configFor(
+  arch: Arch,
+  p: {
+    dim: number;
+    layers: number;
+    heads: number;
+    kvHeads: number;
+    headDim: number;
+    ffn: number;
+    vocab: number;
+    slidingWindow: number;
+    contextLength: number;
+    normEps: number;
+    ropeBase: number;
+  },
+): ModelConfig {
+  const gemma = arch.startsWith("gemma");
+  const pattern = arch === "gemma2" ? 2 : arch === "gemma3" ? 6 : 0;
+  return {
+    arch,
+    nVocab: p.vocab,
+    nEmbd: p.dim,
+    nLayer: p.layers,
+    nHead: p.heads,
+    nHeadKv: p.kvHeads,
+    headDim: p.headDim,
+    nFf: p.ffn,
+    normEps: p.normEps,
+    ropeBase: p.ropeBase,
+    ropeBaseSwa: 10000,
+    ropeMode: arch === "llama" ? RopeMode.NORMAL : RopeMode.NEOX,
+    nRot: p.headDim,
+    nCtxTrain: p.contextLength,
+    slidingWindow: p.slidingWindow,
+    swaLayers: Array.from({ length: p.layers }, (_, il) => pattern > 0 && il % pattern < pattern - 1),
+    attnSoftcap: arch === "gemma2" ? 50 : 0,
+    finalSoftcap: arch === "gemma2" ? 30 : 0,
+    attnScale: 1 / Math.sqrt(p.headDim),
+    embedScale: gemma ? Math.sqrt(p.dim) : 1,
+    qkNorm: arch === "qwen3" || arch === "gemma3",
+    postNorms: arch === "gemma2" || arch === "gemma3",
+    ffnAct: gemma ? "gelu" : "silu",
+  };
+}
+
+/**
+ * Random values for one tensor, from a generator seeded by (seed, name) so that each tensor is
+ * independent of the others' order. Scales keep activations near unit size: matrices N(0, 1/fan_in),
+ * embeddings N(0, 4/dim) so logits spread over a few nats, norm weights 1 ± 0.1 (llama.cpp's Gemma GGUFs
+ * store norm weights with the +1 already added, so the same holds there), biases N(0, 0.1²).
+ */
+function randomTensor(s: TensorSpec, dim: number, seed: number): Float32Array {
+  const n = s.shape.reduce((a, b) => a * b, 1);
+  const rnd = normalGenerator(seed, s.name);
+  const out = new Float32Array(n);
+  let mean = 0;
+  let std: number;
+  if (s.kind === "vector") {
+    const isNorm = s.name.includes("norm");
+    mean = isNorm ? 1 : 0;
+    std = 0.1;
+  } else if (s.kind === "embedding" || s.name === "output.weight") std = 2 / Math.sqrt(dim);
+  else std = 1 / Math.sqrt(s.shape[0]);
+  for (let i = 0; i < n; i++) out[i] = mean + std * rnd();
+  return out;
+}
+
+/** Standard normal samples (Box–Muller) from a 32-bit generator (mulberry32) seeded by seed and a name. */
+function normalGenerator(seed: number, name: string): () => number {
+  let h = (Math.floor(seed) ^ 0x9e3779b9) >>> 0;
+  h = Math.imul(h ^ Math.floor(seed / 2 ** 32), 0x85ebca6b) >>> 0;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
+  let state = h;
+  const uniform = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296; // in (0, 1): log() below stays finite
+  };
+  let spare: number | undefined;
+  return () => {
+    if (spare !== undefined) {
+      const s = spare;
+      spare = undefined;
+      return s;
+    }
+    const r = Math.sqrt(-2 * Math.log(uniform()));
+    const a = 2 * Math.PI * uniform();
+    spare = r * Math.sin(a);
+    return r * Math.cos(a);
+  };
+}
+
+function encode(x: Float32Array, type: number): Uint8Array {
+  if (type === GgmlType.F32) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+  const h = new Uint16Array(x.length);
+  for (let i = 0; i < x.length; i++) h[i] = f32ToF16(x[i]);
+  return new Uint8Array(h.buffer);
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** IEEE half from single precision, rounding to nearest even (as ggml_fp32_to_fp16 does). */
+export function f32ToF16(v: number): number {
+  f32[0] = v;
+  const x = u32[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  let e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    const half = 1 << (shift - 1);
+    let m = mant >>> shift;
+    const rest = mant & ((1 << shift) - 1);
+    if (rest > half || (rest === half && m & 1)) m++;
+    return sign | m;
+  }
+  let m = mant >>> 13;
+  const rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && m & 1)) {
+    m++;
+    if (m === 0x400) {
+      m = 0;
+      e++;
+      if (e >= 0x1f) return sign | 0x7c00;
+    }
+  }
+  return sign | (e << 10) | m;
+}
+
+/** The tokenizer.* entries of a GGUF, copied out of the mapped file, and its token count. */
+function readTokenizerMetadata(path: string): {
+  metadata: Array<[string, GgufMetadataValue]>;
+  nTokens: number;
+} {
+  const f = openGguf(path);
+  try {
+    const metadata: Array<[string, GgufMetadataValue]> = [];
+    for (const [key, v] of f.metadata) if (key.startsWith("tokenizer.")) metadata.push([key, cloneValue(v)]);
+    const tokens = f.get("tokenizer.ggml.tokens");
+    if (!Array.isArray(tokens) || tokens.length === 0)
+      throw new InputError(`${basename(path)} has no tokenizer (tokenizer.ggml.tokens)`, {
+        file: path,
+        field: "tokenizer.ggml.tokens",
+      });
+    return { metadata, nTokens: tokens.length };
+  } finally {
+    f.close();
+  }
+}
+
+function cloneValue(v: GgufMetadataValue): GgufMetadataValue {
+  if (v.type !== GgufValueType.ARRAY) return { ...v };
+  return { type: GgufValueType.ARRAY, value: cloneArray(v.value) };
+}
+
+function cloneArray(a: GgufArray): GgufArray {
+  if (a.elementType === GgufValueType.ARRAY)
+    return { elementType: a.elementType, items: a.items.map(cloneArray) };
+  return { ...a, items: a.items.slice() } as GgufArray;
+}
+
+/** Keeps the first `vocab` tokens (and the merges whose parts and result are among them). */
+function truncateVocab(
+  meta: Array<[string, GgufMetadataValue]>,
+  nTokens: number,
+  vocab: number,
+  file: string,
+): Array<[string, GgufMetadataValue]> {
+  if (!Number.isSafeInteger(vocab) || vocab < 1 || vocab > nTokens)
+    throw new InputError(`vocab ${vocab} must be between 1 and the tokenizer's ${nTokens} tokens`, {
+      file,
+      field: "vocab",
+    });
+  const tokens = meta.find(([key]) => key === "tokenizer.ggml.tokens")?.[1];
+  const kept = new Set(
+    tokens?.type === GgufValueType.ARRAY && tokens.value.elementType === GgufValueType.STRING
+      ? tokens.value.items.slice(0, vocab)
+      : [],
+  );
+  return meta.map(([key, v]): [string, GgufMetadataValue] => {
+    if (/^tokenizer\.ggml\..*_token_id$/.test(key) && typeof v.value === "number" && v.value >= vocab)
+      throw new InputError(`special token ${key} = ${v.value} is outside the first ${vocab} tokens`, {
+        file,
+        field: key,
+      });
+    if (v.type !== GgufValueType.ARRAY) return [key, v];
+    const a = v.value;
+    if (key === "tokenizer.ggml.merges" && a.elementType === GgufValueType.STRING) {
+      const items = a.items.filter((m) => {
+        const [l, r, extra] = m.split(" ");
+        return extra === undefined && r !== undefined && kept.has(l) && kept.has(r) && kept.has(l + r);
+      });
+      return [key, { type: GgufValueType.ARRAY, value: { elementType: GgufValueType.STRING, items } }];
+    }
+    if (a.items.length === nTokens && a.elementType !== GgufValueType.ARRAY)
+      return [
+        key,
+        { type: GgufValueType.ARRAY, value: { ...a, items: a.items.slice(0, vocab) } as GgufArray },
+      ];
+    return [key, v];
+  });
+}
