@@ -1,7 +1,9 @@
 // The CaficulBot augmentation, seeded: brightness ±5 %, contrast ±5 %, rotation ±3°, Gaussian blur
 // radius 0.1–0.3, colour saturation ±2 %, sharpness ±2 %, applied with per-class multipliers
-// (critical classes ×4, others ×2). Factors follow PIL's ImageEnhance definitions, which the original
-// project used: contrast blends with the image's mean grey, sharpness blends with PIL's SMOOTH filter.
+// (critical classes ×4, others ×2). Factors follow Pillow's ImageEnhance, which the original project
+// used: brightness/contrast/colour are bit-exact with Pillow (tested), sharpness (a blend with Pillow's
+// SMOOTH filter) matches it within ±1 away from the border, and the blur is a true Gaussian whose
+// standard deviation is the "radius" (Pillow's GaussianBlur approximates it with box blurs).
 import sharp from "sharp";
 import { SeededRandom } from "../random.js";
 import { loadRgb } from "./transform.js";
@@ -78,18 +80,30 @@ export function composeKernels(a: number[], b: number[]): number[] {
   return out;
 }
 
-/** PIL's colour enhancements on raw RGB in place: brightness, then contrast (around the mean grey), then saturation. */
+/** PIL's Image.blend of one 8-bit value: in1 + alpha·(in2 − in1) in float32, clipped, truncated to an integer. */
+function blend(in1: number, in2: number, alpha: number): number {
+  const t = Math.fround(in1 + Math.fround(Math.fround(alpha) * (in2 - in1)));
+  return t <= 0 ? 0 : t >= 255 ? 255 : Math.trunc(t);
+}
+
+/** PIL's RGB → L conversion (ITU-R 601-2 luma in 16-bit fixed point, rounded). */
+function luma(data: Uint8Array, i: number): number {
+  return (data[i]! * 19595 + data[i + 1]! * 38470 + data[i + 2]! * 7471 + 0x8000) >> 16;
+}
+
+/**
+ * PIL's ImageEnhance on raw RGB, in place and bit-exact: Brightness (blend with black), then Contrast
+ * (blend with the mean grey level, rounded), then Color (blend with the image's own greyscale).
+ */
 export function enhanceColours(data: Uint8Array, p: Pick<AugmentParams, "brightness" | "contrast" | "saturation">): void {
-  const clamp = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : Math.round(v));
-  const luma = (i: number) => (data[i]! * 299 + data[i + 1]! * 587 + data[i + 2]! * 114) / 1000;
-  for (let i = 0; i < data.length; i++) data[i] = clamp(data[i]! * p.brightness);
+  for (let i = 0; i < data.length; i++) data[i] = blend(0, data[i]!, p.brightness);
   let sum = 0;
-  for (let i = 0; i < data.length; i += 3) sum += Math.floor(luma(i));
+  for (let i = 0; i < data.length; i += 3) sum += luma(data, i);
   const mean = Math.floor(sum / (data.length / 3) + 0.5);
-  for (let i = 0; i < data.length; i++) data[i] = clamp(p.contrast * data[i]! + (1 - p.contrast) * mean);
+  for (let i = 0; i < data.length; i++) data[i] = blend(mean, data[i]!, p.contrast);
   for (let i = 0; i < data.length; i += 3) {
-    const l = Math.floor(luma(i));
-    for (let c = 0; c < 3; c++) data[i + c] = clamp(p.saturation * data[i + c]! + (1 - p.saturation) * l);
+    const l = luma(data, i);
+    for (let c = 0; c < 3; c++) data[i + c] = blend(l, data[i + c]!, p.saturation);
   }
 }
 
