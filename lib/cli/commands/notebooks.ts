@@ -43,13 +43,19 @@ export function register(program: Command): void {
     .description(
       "Execute every notebook in order, headless, in Jupyter with the tslab kernel; fail on any cell error",
     )
-    .option("--out <dir>", "where the executed notebooks are written", "runs/notebooks")
+    .option(
+      "--out <dir>",
+      "where the executed notebooks are written (default: runs/notebooks in the package)",
+    )
     .option(
       "--only <prefixes>",
       'only notebooks whose name starts with one of these, comma-separated ("02" or "01,02")',
     )
     .option("--timeout <seconds>", "time limit per notebook", num("--timeout"), 1200)
-    .option("--run-dir <dir>", "run folder the notebooks hand results through (default runs/current)")
+    .option(
+      "--run-dir <dir>",
+      "run folder the notebooks hand results through (default: runs/current in the package)",
+    )
     .option("--python <path>", "Python with Jupyter (default: /usr/bin/python3, then python3)")
     .option("--no-build", "do not rebuild dist/ when lib/ is newer")
     .option("--keep-going", "run the remaining notebooks after a failure")
