@@ -5,6 +5,7 @@ import { GgmlType, isGgmlType, ggmlTypeName, blockSize } from "../gguf/ggml-type
 import { getBackend } from "./backend.js";
 import { ggml, type Ptr } from "./ffi.js";
 import { Tensor } from "./tensor.js";
+import { isExtraBufferType, registerPrivateBuffer, unregisterPrivateBuffer } from "./private-layout.js";
 
 export interface ContextOptions {
   /** Most tensors (incl. graph nodes) the context will hold. */
@@ -24,6 +25,9 @@ export class Context {
   private freed = false;
   private count = 0;
   readonly capacity: number;
+  /** Bytes of the memory pool set aside for graph objects, and how many are used. */
+  private readonly graphBudget: number;
+  private graphBytes = 0;
 
   constructor(readonly options: ContextOptions) {
     const g = ggml();
@@ -35,6 +39,22 @@ export class Context {
     if (!ptr) throw new EngineError(`ggml_init failed for ${memSize} bytes`);
     this.ptr = ptr;
     this.capacity = options.maxTensors;
+    this.graphBudget = graphBytes;
+  }
+
+  /** Counts a graph object against the pool (ggml aborts when a graph does not fit in its context). */
+  reserveGraph(size: number, grads: boolean): void {
+    this.assertAlive();
+    if (!Number.isSafeInteger(size) || size < 1)
+      throw new EngineError(`graph size ${size} must be a positive integer`);
+    const bytes = ggml().ggml_graph_overhead_custom(size, grads);
+    if (this.graphBytes + bytes > this.graphBudget)
+      throw new EngineError(
+        `no room for a graph of ${size} nodes${grads ? " with gradients" : ""} in this context ` +
+          `(created with graphSize ${this.options.graphSize ?? 0}${this.options.grads ? ", grads" : ""}; ` +
+          `it holds two graphs of that size)`,
+      );
+    this.graphBytes += bytes;
   }
 
   /** Counts a tensor against the capacity (ggml aborts when a context overflows). */
@@ -100,6 +120,7 @@ export class Context {
         `could not allocate tensors in ${g.ggml_backend_buft_name(buft)} (out of memory?)`,
       );
     if (usage === "weights") g.ggml_backend_buffer_set_usage(buf, 1);
+    if (isExtraBufferType(buft)) registerPrivateBuffer(buf, g.ggml_backend_buft_name(buft));
     this.buffers.push(buf);
     return buf;
   }
@@ -112,7 +133,10 @@ export class Context {
   free(): void {
     if (this.freed) return;
     const g = ggml();
-    for (const b of this.buffers) g.ggml_backend_buffer_free(b);
+    for (const b of this.buffers) {
+      unregisterPrivateBuffer(b);
+      g.ggml_backend_buffer_free(b);
+    }
     g.ggml_free(this.ptr);
     this.freed = true;
   }

@@ -180,6 +180,11 @@ function bind(folder: BinaryFolder) {
       "void* ggml_backend_get_default_buffer_type(void* backend)",
     ),
     ggml_backend_buft_name: b<[Ptr], string>("const char* ggml_backend_buft_name(void* buft)"),
+    ggml_backend_buft_alloc_buffer: b<[Ptr, number], NullablePtr>(
+      "void* ggml_backend_buft_alloc_buffer(void* buft, size_t size)",
+    ),
+    ggml_backend_buft_is_host: b<[Ptr], boolean>("bool ggml_backend_buft_is_host(void* buft)"),
+    ggml_backend_buffer_get_type: b<[Ptr], Ptr>("void* ggml_backend_buffer_get_type(void* buf)"),
     ggml_backend_alloc_ctx_tensors_from_buft: b<[C, Ptr], NullablePtr>(
       "void* ggml_backend_alloc_ctx_tensors_from_buft(void* ctx, void* buft)",
     ),

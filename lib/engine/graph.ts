@@ -4,11 +4,17 @@
 import { EngineError } from "../util/errors.js";
 import { getBackend, type Backend } from "./backend.js";
 import type { Context } from "./context.js";
-import { ggml, ggmlLog, type Ptr } from "./ffi.js";
-import { Tensor } from "./tensor.js";
+import { ggml, ggmlLog, peek, type Ptr } from "./ffi.js";
+import { checkPrivateLayouts } from "./private-layout.js";
+import { MAX_SRC, Tensor, TensorFlag } from "./tensor.js";
+
+/** Byte offsets in struct ggml_cgraph (ggml-impl.h): size, n_nodes, n_leafs; checked by layout.test.ts. */
+export const CGRAPH_LAYOUT = { size: 0, n_nodes: 4, n_leafs: 8 } as const;
 
 export class Graph {
   private allocator: Ptr | null = null;
+  /** Tensors already visited by expand() (a subset of the graph's nodes and leafs). */
+  private readonly members = new Set<Ptr>();
 
   private constructor(
     readonly ptr: Ptr,
@@ -19,6 +25,7 @@ export class Graph {
   static build(ctx: Context, outputs: Tensor[], options: { size?: number; grads?: boolean } = {}): Graph {
     const size = options.size ?? ctx.options.graphSize ?? 2048;
     ctx.assertAlive();
+    ctx.reserveGraph(size, !!options.grads);
     const g = ggml();
     const graph = new Graph(g.ggml_new_graph_custom(ctx.ptr, size, !!options.grads), ctx);
     for (const t of outputs) {
@@ -31,6 +38,29 @@ export class Graph {
   /** Adds a tensor and its ancestors, checking the node budget first (ggml aborts when it is exceeded). */
   expand(t: Tensor): void {
     const g = ggml();
+    // ggml asserts while it adds nodes, so the new nodes and leafs are counted beforehand (as ggml counts
+    // them: an op-less tensor that is not a parameter is a leaf).
+    const seen = new Set<Ptr>();
+    let nodes = 0;
+    let leafs = 0;
+    for (const stack = [t.ptr]; stack.length;) {
+      const p = stack.pop()!;
+      if (this.members.has(p) || seen.has(p)) continue;
+      seen.add(p);
+      const cur = new Tensor(p);
+      for (let j = 0; j < MAX_SRC; j++) {
+        const s = cur.src(j);
+        if (s) stack.push(s.ptr);
+      }
+      if (cur.op === 0 && (cur.flags & TensorFlag.PARAM) === 0) leafs++;
+      else nodes++;
+    }
+    if (this.nNodes + nodes > this.size || this.nLeafs + leafs > this.size)
+      throw new EngineError(
+        `graph full: ${this.size} nodes; adding ${t} needs ${this.nNodes + nodes} nodes and ` +
+          `${this.nLeafs + leafs} leafs — build it with a larger size`,
+      );
+    for (const p of seen) this.members.add(p);
     g.ggml_build_forward_expand(this.ptr, t.ptr);
     if (this.nNodes >= this.size)
       throw new EngineError(`graph full: ${this.size} nodes; build it with a larger size`);
@@ -41,6 +71,9 @@ export class Graph {
   }
   get nNodes(): number {
     return ggml().ggml_graph_n_nodes(this.ptr);
+  }
+  get nLeafs(): number {
+    return peek<number>(this.ptr, CGRAPH_LAYOUT.n_leafs, "int");
   }
   node(i: number): Tensor {
     return new Tensor(ggml().ggml_graph_node(this.ptr, i));
@@ -61,6 +94,7 @@ export class Graph {
   /** Allocates memory for the graph's activations (once). */
   allocate(backend: Backend = getBackend()): void {
     if (this.allocator) return;
+    checkPrivateLayouts(this.nodes());
     const g = ggml();
     const alloc = g.ggml_gallocr_new(backend.bufferType);
     if (!g.ggml_gallocr_alloc_graph(alloc, this.ptr)) {

@@ -3,6 +3,7 @@
 import { EngineError } from "../util/errors.js";
 import { GgmlType, ggmlTypeName } from "../gguf/ggml-types.js";
 import { ggml, peek, poke, type Ptr } from "./ffi.js";
+import { privateLayoutOf } from "./private-layout.js";
 
 /** Byte offsets inside struct ggml_tensor of this ggml release (GGML_MAX_DIMS 4, GGML_MAX_SRC 10). */
 export const TENSOR_LAYOUT = {
@@ -94,6 +95,11 @@ export class Tensor {
   get buffer(): Ptr | null {
     return peek<Ptr | null>(this.ptr, TENSOR_LAYOUT.buffer, "void*");
   }
+  /** The tensor this one is a view of, or null. */
+  get viewSrc(): Tensor | null {
+    const p = peek<Ptr | null>(this.ptr, TENSOR_LAYOUT.view_src, "void*");
+    return p ? new Tensor(p) : null;
+  }
   get data(): Ptr | null {
     return peek<Ptr | null>(this.ptr, TENSOR_LAYOUT.data, "void*");
   }
@@ -135,18 +141,30 @@ export class Tensor {
       throw new EngineError(
         `tensor "${this.name}": writing ${data.byteLength} bytes at ${byteOffset} overruns its ${this.nbytes} bytes`,
       );
+    // A private-layout buffer repacks on write and asserts unless the whole tensor comes at once.
+    const layout = privateLayoutOf(this);
+    if (layout && (byteOffset !== 0 || data.byteLength !== this.nbytes || this.viewSrc))
+      throw new EngineError(`tensor "${this.name}" in ${layout} can only be written whole, in one call`);
     ggml().ggml_backend_tensor_set(this.ptr, data, byteOffset, data.byteLength);
     return this;
   }
   /** Fills the whole tensor with one byte value (0 for zeros). */
   fillBytes(value = 0): this {
     this.requireAllocated("fill");
+    const layout = privateLayoutOf(this);
+    if (layout)
+      throw new EngineError(`tensor "${this.name}" in ${layout} holds a private layout; it cannot be filled`);
     ggml().ggml_backend_tensor_memset(this.ptr, value, 0, this.nbytes);
     return this;
   }
   /** Copies the raw bytes out. */
   bytes(): Uint8Array {
     this.requireAllocated("read");
+    const layout = privateLayoutOf(this);
+    if (layout)
+      throw new EngineError(
+        `tensor "${this.name}" in ${layout} holds a private layout; it cannot be read back`,
+      );
     const out = new Uint8Array(this.nbytes);
     ggml().ggml_backend_tensor_get(this.ptr, out, 0, out.byteLength);
     return out;
