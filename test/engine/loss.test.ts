@@ -1,0 +1,83 @@
+// The masked cross-entropy of lib/engine/loss.ts against softmax and log-probabilities computed here in
+// double precision.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Context, Graph, GradientState, Ops, buildBackward, markTrainable } from "../../lib/engine/index.js";
+import { MaskedLossLabels, maskedCrossEntropy } from "../../lib/engine/loss.js";
+import { rng } from "./gradcheck.js";
+
+test("masked loss: gradient (softmax − onehot)/normaliser on target rows, exactly 0 on masked rows; nllSum", () => {
+  const V = 11,
+    T = 7;
+  const r = rng(17);
+  const logitsData = Float32Array.from({ length: V * T }, () => r() * 4);
+  const targets = Int32Array.from([3, 10, -1, 0, 7, 7, 2]);
+  const mask = Uint8Array.from([1, 1, 1, 0, 1, 0, 1]); // row 2 has target −1: masked too
+  const on = (t: number) => mask[t] === 1 && targets[t] >= 0;
+  const nTargets = Array.from({ length: T }, (_, t) => t).filter(on).length;
+  // as in gradient accumulation: this micro-batch holds 4 of the 9 target tokens of the whole batch
+  const normaliser = nTargets + 5;
+
+  const pctx = new Context({ maxTensors: 8 });
+  const logits = pctx.f32([V, T], "logits");
+  const cctx = new Context({ maxTensors: 256, graphSize: 256, grads: true });
+  const ops = new Ops(cctx);
+  const loss = maskedCrossEntropy(ops, pctx, ops.scale(logits, 1));
+  markTrainable([logits], loss.loss);
+  pctx.allocate();
+  const state = new GradientState([logits]);
+  const graph = Graph.build(cctx, [loss.loss], { grads: true });
+  try {
+    buildBackward(graph, loss.loss, state);
+    graph.allocate();
+    logits.set(logitsData);
+    const labels = new MaskedLossLabels(loss.labels, V);
+    labels.write(loss, targets, mask, normaliser);
+    graph.compute();
+    const value = loss.loss.scalar();
+    const grad = state.accumulators[0].f32();
+
+    let nll = 0;
+    for (let t = 0; t < T; t++) {
+      const row = Array.from(logitsData.subarray(t * V, (t + 1) * V));
+      const max = Math.max(...row);
+      const z = row.reduce((s, x) => s + Math.exp(x - max), 0);
+      for (let v = 0; v < V; v++) {
+        const g = grad[t * V + v];
+        if (!on(t)) {
+          assert.equal(g, 0, `masked row ${t}, column ${v}: gradient ${g}`);
+          continue;
+        }
+        const p = Math.exp(row[v] - max) / z;
+        const expected = (p - (v === targets[t] ? 1 : 0)) / normaliser;
+        assert.ok(
+          Math.abs(g - expected) <= 1e-6 + 1e-4 * Math.abs(expected),
+          `row ${t} col ${v}: ${g} vs ${expected}`,
+        );
+      }
+      if (on(t)) nll += -(row[targets[t]] - max - Math.log(z));
+    }
+    const reported = MaskedLossLabels.nllSum(value, T, nTargets, normaliser, V);
+    assert.ok(Math.abs(reported - nll) <= 1e-4 * nll, `nllSum ${reported} vs Σ −log p ${nll}`);
+
+    // New targets for the next micro-batch: only what changed is rewritten, the result is the same math.
+    const targets2 = Int32Array.from([4, 10, 1, 0, 7, 8, 2]);
+    labels.write(loss, targets2, Uint8Array.from([1, 1, 1, 1, 1, 1, 1]), T);
+    state.zero();
+    graph.compute();
+    let nll2 = 0;
+    for (let t = 0; t < T; t++) {
+      const row = Array.from(logitsData.subarray(t * V, (t + 1) * V));
+      const max = Math.max(...row);
+      const z = row.reduce((s, x) => s + Math.exp(x - max), 0);
+      nll2 += -(row[targets2[t]] - max - Math.log(z));
+    }
+    const reported2 = MaskedLossLabels.nllSum(loss.loss.scalar(), T, T, T, V);
+    assert.ok(Math.abs(reported2 - nll2) <= 1e-4 * nll2, `nllSum ${reported2} vs ${nll2}`);
+  } finally {
+    state.free();
+    graph.free();
+    cctx.free();
+    pctx.free();
+  }
+});
