@@ -99,23 +99,34 @@ export function tokenizeRecord(record: ChatRecord, options: TokenizeOptions): To
       while (l < pre.length && l < body.length && pre[l] === body[l]) l++;
       return { l, complete: l === pre.length };
     };
-    for (const t of turns) {
+    const marker = endOfTurnText(tokenizer);
+    turns.forEach((t, k) => {
       // Start: the first token where the prompt's tokens and the whole text's differ. A token that
       // straddles the boundary differs, so it is included.
       const a = tokenLcp(t.before);
       if (!a.complete && text.startsWith(t.before)) inexact++;
-      // End: where the tokens of the conversation up to this turn stop matching. When that text is a
-      // prefix of the whole render but its last token differs, a token straddles the end: include it.
-      const b = tokenLcp(t.upto);
+      // End: where the tokens of the conversation up to this turn stop matching the whole text's.
+      // When the template renders a turn differently once it is no longer the last one (Qwen3 drops
+      // reasoning, some templates append EOS after the last message only), the conversation up to this
+      // turn is not a prefix of the whole text: the turn then ends at the first end-of-turn marker
+      // after it (before the next assistant turn), else where the tokens stop agreeing.
+      let endText = t.upto;
+      if (!text.startsWith(t.upto) && marker) {
+        const at = text.indexOf(marker, t.span[0]);
+        const limit = turns[k + 1]?.span[0] ?? text.length;
+        if (at >= 0 && at + marker.length <= limit) endText = text.slice(0, at + marker.length);
+      }
+      const b = tokenLcp(endText);
       let end = b.l;
-      if (!b.complete && text.startsWith(t.upto)) {
+      if (!b.complete && text.startsWith(endText)) {
         end = Math.min(b.l + 1, body.length);
         inexact++;
       }
+      if (end <= a.l) throw new TunekitError(`the chat template renders nothing for assistant turn ${k + 1} (message ${t.index})`);
       const last = tokenSpans[tokenSpans.length - 1];
       if (last && a.l + offset <= last[1]) last[1] = Math.max(last[1], end + offset);
       else tokenSpans.push([a.l + offset, end + offset]);
-    }
+    });
   }
   const mask = new Array<0 | 1>(ids.length).fill(0);
   for (const [a, b] of tokenSpans) for (let i = a; i < b; i++) mask[i] = 1;
@@ -136,11 +147,23 @@ export function tokenizeRecord(record: ChatRecord, options: TokenizeOptions): To
   return { ids: ids.slice(0, cut), mask: mask.slice(0, cut), spans, text, inexactBoundaries: inexact, truncatedTokens: length - cut };
 }
 
-/** One assistant turn: the text before it (with the generation prompt), the text up to its end, and its character span in the full render. */
+/** One assistant turn as found by prefix rendering. */
 export interface AssistantTurn {
+  /** Index of the message in the record. */
+  index: number;
+  /** render(messages[<index]) with the generation prompt. */
   before: string;
+  /** render(messages[≤index]). */
   upto: string;
+  /** Characters [start, end) of the full render where the two agree with it (the turn, by characters). */
   span: [number, number];
+}
+
+/** Text of the tokenizer's end-of-turn token (EOT, else EOS), used when a template re-renders turns. */
+function endOfTurnText(tokenizer: Tokenizer): string | undefined {
+  const id = tokenizer.eot ?? tokenizer.eos;
+  const t = id === undefined ? "" : tokenizer.tokenText(id);
+  return t === "" ? undefined : t;
 }
 
 /** The assistant turns of a record and their character spans in the full render `full` (see the file comment). */
@@ -156,9 +179,7 @@ export function assistantTurns(record: ChatRecord, full: string, render: RenderF
     if (m.role !== "assistant") return;
     const before = render(record.messages.slice(0, i), { addGenerationPrompt: true, tools: record.tools });
     const upto = render(record.messages.slice(0, i + 1), { addGenerationPrompt: false, tools: record.tools });
-    const span: [number, number] = [lcp(before), lcp(upto)];
-    if (span[1] <= span[0]) throw new TunekitError(`the chat template renders nothing for assistant message ${i}`);
-    turns.push({ before, upto, span });
+    turns.push({ index: i, before, upto, span: [lcp(before), lcp(upto)] });
   });
   return turns;
 }

@@ -8,6 +8,8 @@ import { sharedDir } from "../../lib/util/paths.js";
 import type { Tokenizer } from "../../lib/tokenizer/types.js";
 import type { RenderFn } from "../../lib/data/tokenize.js";
 import { getLlamaCpp } from "../../lib/infer/llama.js";
+import { openGguf } from "../../lib/gguf/index.js";
+import { tokenizerFromGgufMetadata } from "../../lib/tokenizer/index.js";
 
 export const shared = sharedDir();
 
@@ -65,3 +67,30 @@ export function writeTree(dir: string, files: Record<string, string | Buffer>): 
 
 /** JSONL text of values. */
 export const jsonl = (...values: unknown[]) => values.map((v) => JSON.stringify(v)).join("\n") + "\n";
+
+/**
+ * The tiny Llama's real 32k vocabulary (through lib/tokenizer, which matches llama.cpp) with chat
+ * markers added as CONTROL tokens, as real chat models have them; `eot` names the end-of-turn marker.
+ */
+export function llamaWithSpecials(specials: string[], eot?: string): Tokenizer {
+  const file = openGguf(join(shared!, "models/tiny-random-llama/llama-2-tiny-random.gguf"));
+  try {
+    const meta: Record<string, unknown> = {};
+    for (const key of file.metadata.keys()) meta[key] = file.get(key);
+    const tokens = Array.from(meta["tokenizer.ggml.tokens"] as ArrayLike<string>);
+    const scores = Array.from(meta["tokenizer.ggml.scores"] as ArrayLike<number>);
+    const types = Array.from(meta["tokenizer.ggml.token_type"] as ArrayLike<number>);
+    for (const s of specials) {
+      tokens.push(s);
+      scores.push(0);
+      types.push(3); // CONTROL
+    }
+    meta["tokenizer.ggml.tokens"] = tokens;
+    meta["tokenizer.ggml.scores"] = scores;
+    meta["tokenizer.ggml.token_type"] = types;
+    if (eot) meta["tokenizer.ggml.eot_token_id"] = tokens.indexOf(eot);
+    return tokenizerFromGgufMetadata(meta);
+  } finally {
+    file.close();
+  }
+}

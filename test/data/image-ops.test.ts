@@ -119,7 +119,7 @@ test("per-class multipliers: parse, copies per label (largest for multi-label im
 test("placeholder is a black 224×224 RGB image; resize pads to the model size; contact sheet layout", async () => {
   const ph = await sharp(await placeholderPng()).raw().toBuffer({ resolveWithObject: true });
   assert.deepEqual([ph.info.width, ph.info.height, ph.info.channels], [224, 224, 3]);
-  assert.ok(ph.data.every((v) => v === 0));
+  assert.ok(ph.data.every((v: number) => v === 0));
   const red = await sharp({ create: { width: 100, height: 50, channels: 3, background: { r: 255, g: 0, b: 0 } } }).png().toBuffer();
   const padded = await resizeToModel(red, { size: 224 }).raw().toBuffer({ resolveWithObject: true });
   assert.deepEqual([padded.info.width, padded.info.height], [224, 224]);
