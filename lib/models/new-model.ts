@@ -215,31 +215,10 @@ export async function newModelGguf(o: NewModelOptions): Promise<NewModelResult> 
       field: "slidingWindow",
     });
 
-  const k = (key: string) => `${arch}.${key}`;
-  const meta: Array<[string, GgufMetadataValue]> = [
-    ["general.architecture", gguf.str(arch)],
-    ["general.name", gguf.str(`tunekit random ${arch}`)],
-    ["general.file_type", gguf.u32(type === "f16" ? 1 : 0)],
-    [k("vocab_size"), gguf.u32(vocab)],
-    [k("context_length"), gguf.u32(contextLength)],
-    [k("embedding_length"), gguf.u32(dim)],
-    [k("block_count"), gguf.u32(layers)],
-    [k("feed_forward_length"), gguf.u32(ffn)],
-    [k("attention.head_count"), gguf.u32(heads)],
-    [k("attention.head_count_kv"), gguf.u32(kvHeads)],
-    [k("attention.key_length"), gguf.u32(headDim)],
-    [k("attention.value_length"), gguf.u32(headDim)],
-    [k("attention.layer_norm_rms_epsilon"), gguf.f32(d.normEps)],
-    [k("rope.freq_base"), gguf.f32(d.ropeBase)],
-    [k("rope.dimension_count"), gguf.u32(headDim)],
-  ];
-  if (hasSwa) meta.push([k("attention.sliding_window"), gguf.u32(slidingWindow)]);
-  if (arch === "gemma2")
-    meta.push(
-      [k("attn_logit_softcapping"), gguf.f32(cfg.attnSoftcap)],
-      [k("final_logit_softcapping"), gguf.f32(cfg.finalSoftcap)],
-    );
-  if (arch === "gemma3") meta.push([k("rope.freq_base_swa"), gguf.f32(cfg.ropeBaseSwa)]);
+  const meta = architectureMetadata(cfg, {
+    name: `tunekit random ${arch}`,
+    fileType: type === "f16" ? 1 : 0,
+  });
   meta.push(...tokMeta);
 
   const specs = tensorSpecs(cfg).filter((s) => !s.optional || (s.name === "output.weight" && d.untiedOutput));
@@ -268,8 +247,48 @@ export async function newModelGguf(o: NewModelOptions): Promise<NewModelResult> 
   };
 }
 
+/**
+ * general.* and <arch>.* metadata describing `c` with the keys llama.cpp's loaders read
+ * (src/models/<arch>.cpp load_arch_hparams; names from src/llama-arch.cpp).
+ */
+export function architectureMetadata(
+  c: ModelConfig,
+  o: { name: string; fileType: number },
+): Array<[string, GgufMetadataValue]> {
+  const k = (key: string) => `${c.arch}.${key}`;
+  const meta: Array<[string, GgufMetadataValue]> = [
+    ["general.architecture", gguf.str(c.arch)],
+    ["general.name", gguf.str(o.name)],
+    ["general.file_type", gguf.u32(o.fileType)],
+    [k("vocab_size"), gguf.u32(c.nVocab)],
+    [k("context_length"), gguf.u32(c.nCtxTrain)],
+    [k("embedding_length"), gguf.u32(c.nEmbd)],
+    [k("block_count"), gguf.u32(c.nLayer)],
+    [k("feed_forward_length"), gguf.u32(c.nFf)],
+    [k("attention.head_count"), gguf.u32(c.nHead)],
+    [k("attention.head_count_kv"), gguf.u32(c.nHeadKv)],
+    [k("attention.key_length"), gguf.u32(c.headDim)],
+    [k("attention.value_length"), gguf.u32(c.headDim)],
+    [k("attention.layer_norm_rms_epsilon"), gguf.f32(c.normEps)],
+    [k("rope.freq_base"), gguf.f32(c.ropeBase)],
+    [k("rope.dimension_count"), gguf.u32(c.nRot)],
+  ];
+  if (c.arch === "gemma2" || c.arch === "gemma3")
+    meta.push([k("attention.sliding_window"), gguf.u32(c.slidingWindow)]);
+  if (c.arch === "gemma2")
+    meta.push(
+      [k("attn_logit_softcapping"), gguf.f32(c.attnSoftcap)],
+      [k("final_logit_softcapping"), gguf.f32(c.finalSoftcap)],
+    );
+  if (c.arch === "gemma3") {
+    meta.push([k("rope.freq_base_swa"), gguf.f32(c.ropeBaseSwa)]);
+    if (c.finalSoftcap > 0) meta.push([k("final_logit_softcapping"), gguf.f32(c.finalSoftcap)]);
+  }
+  return meta;
+}
+
 /** The ModelConfig the written metadata describes (so that tensorSpecs gives the names llama.cpp loads). */
-function configFor(
+export function configFor(
   arch: Arch,
   p: {
     dim: number;

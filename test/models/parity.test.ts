@@ -8,11 +8,8 @@ import { join } from "node:path";
 import { Model } from "../../lib/models/model.js";
 import { newModelGguf } from "../../lib/models/new-model.js";
 import { SUPPORTED_ARCHS } from "../../lib/models/config.js";
-import { LoadedModel } from "../../lib/infer/model.js";
-import { getLlamaCpp } from "../../lib/infer/llama.js";
-import { nextTokenLogits } from "../../lib/infer/scoring.js";
+import { referenceLogits, logSoftmax } from "./helpers.js";
 import { sharedDir } from "../../lib/util/paths.js";
-import type { Token } from "node-llama-cpp";
 
 const shared = sharedDir();
 const TOLERANCE = 5e-3;
@@ -26,49 +23,6 @@ const TOKENS = [
   1, 450, 4095, 3754, 1701, 2916, 432, 1704, 975, 278, 1736, 1103, 2989, 13, 3999, 3, 258, 1000, 2000, 29,
   1576, 2, 3010, 12,
 ];
-
-function logSoftmax(x: Float32Array): Float64Array {
-  let max = -Infinity;
-  for (const v of x) max = Math.max(max, v);
-  let sum = 0;
-  for (const v of x) sum += Math.exp(v - max);
-  const lse = max + Math.log(sum);
-  return Float64Array.from(x, (v) => v - lse);
-}
-
-/**
- * llama.cpp's logits for `tokens`, computed in f32 like tunekit's graph: f32 KV cache and no flash
- * attention. (node-llama-cpp's defaults — f16 cache, flash attention "auto", which on the CPU accumulates
- * V·softmax in f16 — move log-probs by 3e-3…1e-2 on these models, while tunekit's logits match an f64
- * evaluation written by hand to 2e-6.)
- */
-async function referenceLogits(path: string, vocab: number, tokens: number[]): Promise<Float32Array[]> {
-  const llama = await getLlamaCpp();
-  const model = await llama.loadModel({ modelPath: path });
-  try {
-    const context = await model.createContext({
-      contextSize: 64,
-      sequences: 1,
-      threads: 1,
-      flashAttention: false,
-      experimentalKvCacheKeyType: "F32",
-      experimentalKvCacheValueType: "F32",
-    });
-    const m = new LoadedModel(llama, model, context, context.getSequence(), {
-      modelPath: path,
-      fileBytes: 0,
-      architecture: "",
-      name: path,
-      vocabSize: vocab,
-      contextSize: context.contextSize,
-      bosText: "",
-      eosText: "",
-    });
-    return await m.exclusive(() => nextTokenLogits(m, tokens as Token[]));
-  } finally {
-    await model.dispose();
-  }
-}
 
 const dir = mkdtempSync(join(tmpdir(), "tunekit-parity-"));
 test.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import { register as gguf } from "./gguf.js";
+import { register as engine } from "./engine.js";
 import { register as models } from "./models.js";
 import { register as notebooks } from "./notebooks.js";
 
 /** Every command module; each adds its commands to the program. */
-export const COMMAND_MODULES: Array<(program: Command) => void> = [gguf, models, notebooks];
+export const COMMAND_MODULES: Array<(program: Command) => void> = [gguf, engine, models, notebooks];
