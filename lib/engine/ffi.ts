@@ -52,6 +52,8 @@ function bind(folder: BinaryFolder) {
     ggml_type_size: b<[number], number>("size_t ggml_type_size(int type)"),
     ggml_get_first_tensor: b<[C], NullablePtr>("void* ggml_get_first_tensor(void* ctx)"),
     ggml_get_next_tensor: b<[C, T], NullablePtr>("void* ggml_get_next_tensor(void* ctx, void* t)"),
+    ggml_version: b<[], string>("const char* ggml_version()"),
+    ggml_commit: b<[], string>("const char* ggml_commit()"),
     ggml_log_set: b<[unknown, null], void>("void ggml_log_set(tk_ggml_log_callback* cb, void* ud)"),
     // --- ops ---
     ggml_get_rows: b<[C, T, T], T>("void* ggml_get_rows(void* ctx, void* a, void* b)"),

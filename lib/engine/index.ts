@@ -7,3 +7,12 @@ export { GradientState, markTrainable, buildBackward, rewriteQuantizedBackward }
 export { AdamW, type AdamWOptions, type StepResult } from "./optimizer.js";
 export { GgmlOp } from "./op-codes.js";
 export { ggmlLog } from "./ffi.js";
+export { quantize, dequantize, fallbackType, requiresImatrix, QUANTIZE_TYPES } from "./quant.js";
+export {
+  FrozenWeights,
+  supportsMulMat,
+  type FrozenWeight,
+  type FrozenWeightOptions,
+  type FrozenWeightsOptions,
+  type ExtraBufferChoice,
+} from "./weights.js";
