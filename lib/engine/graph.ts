@@ -5,7 +5,7 @@ import { EngineError } from "../util/errors.js";
 import { getBackend, type Backend } from "./backend.js";
 import type { Context } from "./context.js";
 import { ggml, ggmlLog, peek, type Ptr } from "./ffi.js";
-import { checkPrivateLayouts } from "./private-layout.js";
+import { checkPrivateLayouts, hasPrivateBuffers } from "./private-layout.js";
 import { MAX_SRC, Tensor, TensorFlag } from "./tensor.js";
 
 /** Byte offsets in struct ggml_cgraph (ggml-impl.h): size, n_nodes, n_leafs; checked by layout.test.ts. */
@@ -94,7 +94,7 @@ export class Graph {
   /** Allocates memory for the graph's activations (once). */
   allocate(backend: Backend = getBackend()): void {
     if (this.allocator) return;
-    checkPrivateLayouts(this.nodes());
+    if (hasPrivateBuffers()) checkPrivateLayouts(this.nodes());
     const g = ggml();
     const alloc = g.ggml_gallocr_new(backend.bufferType);
     if (!g.ggml_gallocr_alloc_graph(alloc, this.ptr)) {

@@ -21,6 +21,11 @@ export function unregisterPrivateBuffer(buffer: Ptr): void {
   privateBuffers.delete(buffer);
 }
 
+/** True when any private-layout buffer exists (graph checks are skipped otherwise). */
+export function hasPrivateBuffers(): boolean {
+  return privateBuffers.size > 0;
+}
+
 /** True when `buft` is one of the backend's extra (private-layout) buffer types. */
 export function isExtraBufferType(buft: Ptr): boolean {
   return getBackend().extraBufferTypes.some((e) => e.buft === buft);
