@@ -52,7 +52,13 @@ export function readZip(zip: Buffer, file = "archive.zip"): ZipEntry[] {
     const raw = zip.subarray(start, start + csize);
     let data: Buffer;
     if (method === 0) data = Buffer.from(raw);
-    else if (method === 8) data = inflateRawSync(raw);
+    else if (method === 8) {
+      try {
+        data = inflateRawSync(raw);
+      } catch (err) {
+        data = fail(`"${name}" does not inflate: ${(err as Error).message}`);
+      }
+    }
     else data = fail(`"${name}" uses compression method ${method} (only stored and deflate are supported)`);
     if (data.length !== usize || crc32(data) >>> 0 !== crc) fail(`"${name}" is corrupt (size or CRC-32 mismatch)`);
     out.push({ name, data });
