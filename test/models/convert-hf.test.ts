@@ -98,32 +98,40 @@ function unpermuteQk(w: Float32Array, rows: number, cols: number, nHead: number)
   return out;
 }
 
+/** Bytes of `x` as BF16 by truncation (exactly representable results are what the test compares). */
+function bf16Bytes(x: Float32Array): Uint8Array {
+  const u = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  return new Uint8Array(Uint16Array.from(u, (b) => b >>> 16).buffer);
+}
+
 function writeSafetensors(
   path: string,
   tensors: Array<{ name: string; shape: number[]; data: Float32Array }>,
+  dtype: "F32" | "BF16" = "F32",
 ): void {
   const header: Record<string, unknown> = { __metadata__: { format: "pt" } };
+  const blobs = tensors.map((t) =>
+    dtype === "F32" ? new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength) : bf16Bytes(t.data),
+  );
   let off = 0;
-  for (const t of tensors) {
-    header[t.name] = { dtype: "F32", shape: t.shape, data_offsets: [off, off + t.data.byteLength] };
-    off += t.data.byteLength;
-  }
+  tensors.forEach((t, i) => {
+    header[t.name] = { dtype, shape: t.shape, data_offsets: [off, off + blobs[i].byteLength] };
+    off += blobs[i].byteLength;
+  });
   let json = JSON.stringify(header);
   json += " ".repeat((8 - (json.length % 8)) % 8);
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(json.length));
-  writeFileSync(
-    path,
-    Buffer.concat([
-      len,
-      Buffer.from(json),
-      ...tensors.map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)),
-    ]),
-  );
+  writeFileSync(path, Buffer.concat([len, Buffer.from(json), ...blobs]));
 }
 
 /** Writes the tunekit model `gguf` as a Hugging Face checkpoint folder (two shards + index). */
-function writeHfCheckpoint(ggufPath: string, out: string, arch: keyof typeof CLASS): void {
+function writeHfCheckpoint(
+  ggufPath: string,
+  out: string,
+  arch: keyof typeof CLASS,
+  dtype: "F32" | "BF16" = "F32",
+): void {
   mkdirSync(out, { recursive: true });
   const f = openGguf(ggufPath);
   const m = Model.load(ggufPath);
@@ -146,7 +154,7 @@ function writeHfCheckpoint(ggufPath: string, out: string, arch: keyof typeof CLA
   const weightMap: Record<string, string> = {};
   shards.forEach((s, i) => {
     const file = `model-0000${i + 1}-of-00002.safetensors`;
-    writeSafetensors(join(out, file), s);
+    writeSafetensors(join(out, file), s, dtype);
     for (const t of s) weightMap[t.name] = file;
   });
   writeFileSync(
@@ -249,4 +257,28 @@ test("f16/bf16 output types and a bad config are handled", { skip }, async () =>
     convertHfToGguf({ dir: bad, out: join(dir, "bad.gguf") }),
     (e: unknown) => e instanceof InputError && /MambaForCausalLM/.test(e.message),
   );
+});
+
+test("a BF16 checkpoint converts to the same values in f32 and loads in llama.cpp", { skip }, async () => {
+  const vocab = tokenizerJson().pieces.length;
+  const orig = await newModelGguf({ arch: "qwen3", seed: 4, out: join(dir, "bf16-orig.gguf"), vocab });
+  const hf = join(dir, "bf16-hf");
+  writeHfCheckpoint(orig.out, hf, "qwen3", "BF16");
+  const conv = await convertHfToGguf({ dir: hf, out: join(dir, "bf16-conv.gguf"), type: "f32" });
+  const a = openGguf(orig.out);
+  const b = openGguf(conv.out);
+  try {
+    for (const t of a.tensors) {
+      const x = new Float32Array(a.tensorData(t.name).slice().buffer);
+      const y = new Float32Array(b.tensorData(t.name).slice().buffer);
+      const truncated = new Float32Array(new Uint32Array(x.buffer).map((u) => u & 0xffff0000).buffer);
+      assert.deepEqual(y, truncated, t.name);
+    }
+  } finally {
+    a.close();
+    b.close();
+  }
+  const ref = await referenceLogits(conv.out, vocab, TOKENS);
+  assert.equal(ref.length, TOKENS.length);
+  assert.ok(ref.every((row) => row.every(Number.isFinite)));
 });
