@@ -15,4 +15,5 @@ export {
   type FrozenWeightOptions,
   type FrozenWeightsOptions,
   type ExtraBufferChoice,
+  type TransposedChoice,
 } from "./weights.js";

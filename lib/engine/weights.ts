@@ -11,14 +11,20 @@ import { Ops } from "./ops.js";
 import { dequantize, fallbackType, quantize } from "./quant.js";
 import { TENSOR_LAYOUT, type Tensor } from "./tensor.js";
 
+/** A transposed-copy type, null for none, or "auto" (F16 unless the weight is stored as F32). */
+export type TransposedChoice = number | null | "auto";
+
 /** Where a frozen weight may live: "auto" (the first extra buffer type that supports it), "none", or a name. */
 export type ExtraBufferChoice = "auto" | "none" | (string & {});
 
 export interface FrozenWeightsOptions {
   /** Most weights the set will hold. */
   maxWeights: number;
-  /** Default type of the transposed copies (F16, BF16, Q8_0 or F32); null: no copies. Default F16. */
-  transposed?: number | null;
+  /**
+   * Default type of the transposed copies (F16, BF16, Q8_0 or F32); null: no copies; "auto" (the default):
+   * F16 for every weight not stored as F32 — ggml's OUT_PROD through an f32 weight is exact and needs none.
+   */
+  transposed?: TransposedChoice;
   /** Default placement in CPU extra buffer types. Default "auto". */
   extraBuffer?: ExtraBufferChoice;
 }
@@ -41,8 +47,8 @@ export interface FrozenWeightOptions {
   type?: number;
   /** Importance matrix (one weight per input column) for quantizing to the IQ types. */
   imatrix?: Float32Array;
-  /** Type of the transposed copy, or null for none; overrides the set's default. */
-  transposed?: number | null;
+  /** Type of the transposed copy, null for none, or "auto"; overrides the set's default. */
+  transposed?: TransposedChoice;
   /** Placement in extra buffer types; overrides the set's default. */
   extraBuffer?: ExtraBufferChoice;
   /**
@@ -86,7 +92,7 @@ export class FrozenWeights {
   constructor(options: FrozenWeightsOptions) {
     if (!Number.isSafeInteger(options.maxWeights) || options.maxWeights < 1)
       throw new EngineError(`maxWeights must be a positive integer, got ${options.maxWeights}`);
-    this.options = { transposed: GgmlType.F16, extraBuffer: "auto", ...options };
+    this.options = { transposed: "auto", extraBuffer: "auto", ...options };
     checkTransposedType(this.options.transposed);
     checkExtraChoice(this.options.extraBuffer);
   }
@@ -122,8 +128,9 @@ export class FrozenWeights {
     const requested = o.type ?? source.type;
     if (!isGgmlType(requested)) throw new EngineError(`${o.name}: unknown ggml type ${requested}`);
     const type = fallbackType(requested, K);
-    const tType = o.transposed === undefined ? this.options.transposed : o.transposed;
-    checkTransposedType(tType);
+    const tChoice = o.transposed === undefined ? this.options.transposed : o.transposed;
+    checkTransposedType(tChoice);
+    const tType = tChoice === "auto" ? (type === GgmlType.F32 ? null : GgmlType.F16) : tChoice;
     const choice = o.extraBuffer ?? this.options.extraBuffer;
     checkExtraChoice(choice);
 
@@ -288,8 +295,8 @@ function transpose(a: Float32Array, K: number, N: number): Float32Array {
   return out;
 }
 
-function checkTransposedType(t: number | null): void {
-  if (t !== null && !TRANSPOSED_TYPES.has(t))
+function checkTransposedType(t: TransposedChoice): void {
+  if (t !== null && t !== "auto" && !TRANSPOSED_TYPES.has(t))
     throw new EngineError(
       `transposed copies are F32, F16, BF16 or Q8_0, not ${isGgmlType(t) ? ggmlTypeName(t) : t}`,
     );
