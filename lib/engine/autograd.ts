@@ -218,6 +218,13 @@ export function checkBackwardSupported(graph: Graph): void {
     }
     if (!need) continue;
     needs.add(node.ptr);
+    if (op === GgmlOp.MUL_MAT) {
+      // ggml's MUL_MAT backward for a broadcast src0 only handles src1 with ne[3] == 1 (GGML_ASSERT)
+      const a = node.src(0)!;
+      const b = node.src(1)!;
+      if (needs.has(a.ptr) && (a.ne[2] !== b.ne[2] || a.ne[3] !== b.ne[3]) && b.ne[3] !== 1)
+        throw new EngineError(`backward: ${node} broadcasts ${a} over ${b} in 4-D; ggml cannot differentiate that (repeat ${a} first)`);
+    }
     let ok = BACKWARD_OPS.has(op);
     let what = ggml().ggml_op_name(op) ?? String(op);
     if (op === GgmlOp.UNARY) {

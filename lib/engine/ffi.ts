@@ -81,6 +81,9 @@ function bind(folder: BinaryFolder) {
     ggml_sum_rows: b<[C, T], T>("void* ggml_sum_rows(void* ctx, void* a)"),
     ggml_mean: b<[C, T], T>("void* ggml_mean(void* ctx, void* a)"),
     ggml_repeat: b<[C, T, T], T>("void* ggml_repeat(void* ctx, void* a, void* b)"),
+    ggml_repeat_4d: b<[C, T, number, number, number, number], T>(
+      "void* ggml_repeat_4d(void* ctx, void* a, int64_t ne0, int64_t ne1, int64_t ne2, int64_t ne3)",
+    ),
     ggml_concat: b<[C, T, T, number], T>("void* ggml_concat(void* ctx, void* a, void* b, int dim)"),
     ggml_rms_norm: b<[C, T, number], T>("void* ggml_rms_norm(void* ctx, void* a, float eps)"),
     ggml_norm: b<[C, T, number], T>("void* ggml_norm(void* ctx, void* a, float eps)"),

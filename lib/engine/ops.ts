@@ -294,6 +294,11 @@ export class Ops {
     if (!canRepeat(a, like)) fail("repeat", `${fmt(a)} does not repeat into ${fmt(like)}`);
     return this.wrap(ggml().ggml_repeat(this.c, a.ptr, like.ptr));
   }
+  /** Tiles a to shape ne (each ne[i] a multiple of a.ne[i]); differentiable (REPEAT). */
+  repeatTo(a: Tensor, ne: readonly [number, number, number, number]): Tensor {
+    if (ne.some((n, i) => n % a.ne[i] !== 0)) fail("repeat", `${fmt(a)} does not tile into [${ne}]`);
+    return this.wrap(ggml().ggml_repeat_4d(this.c, a.ptr, ...ne));
+  }
   concat(a: Tensor, b: Tensor, dim: number): Tensor {
     if (a.type !== b.type) fail("concat", "types differ");
     for (let i = 0; i < 4; i++)

@@ -35,6 +35,8 @@ export interface DecoderInputs {
   kv?: KvCacheView;
   /** I32 ids of the token columns whose logits are wanted (default all). */
   outputRows?: Tensor;
+  /** Added to the token embeddings (NEFTune noise during training), f32 [nEmbd, T·B]. */
+  embeddingNoise?: Tensor;
 }
 
 export interface DecoderOutputs {
@@ -56,6 +58,7 @@ export function buildDecoder(
 
   let x = ops.getRows(w.get("token_embd.weight"), inp.tokens);
   if (c.embedScale !== 1) x = ops.scale(x, c.embedScale);
+  if (inp.embeddingNoise) x = ops.add(x, inp.embeddingNoise);
 
   for (let il = 0; il < c.nLayer; il++) {
     const b = `blk.${il}`;
@@ -130,8 +133,15 @@ function attention(
     vAll = ops.reshape(v, [hd, nHeadKv, T, B]);
   }
   const q4 = ops.permute(ops.reshape(q, [hd, nHead, T, B]), [0, 2, 1, 3]); // [hd, T, nHead, B]
-  const k4 = ops.permute(kAll, [0, 2, 1, 3]); // [hd, nKv, nHeadKv, B]
-  const vT = ops.cont(ops.permute(vAll, [1, 2, 0, 3])); // [nKv, hd, nHeadKv, B]
+  let k4 = ops.permute(kAll, [0, 2, 1, 3]); // [hd, nKv, nHeadKv, B]
+  let vT = ops.cont(ops.permute(vAll, [1, 2, 0, 3])); // [nKv, hd, nHeadKv, B]
+  if (nHead !== nHeadKv && B > 1) {
+    // GQA over a batch: ggml cannot differentiate a 4-D broadcast in mul_mat, so the KV heads are repeated
+    // explicitly, each group of nHead/nHeadKv query heads sharing one KV head (as the broadcast does).
+    const r = nHead / nHeadKv;
+    k4 = ops.reshape(ops.repeatTo(ops.reshape(ops.cont(k4), [hd * nKv, 1, nHeadKv, B]), [hd * nKv, r, nHeadKv, B]), [hd, nKv, nHead, B]);
+    vT = ops.reshape(ops.repeatTo(ops.reshape(vT, [nKv * hd, 1, nHeadKv, B]), [nKv * hd, r, nHeadKv, B]), [nKv, hd, nHead, B]);
+  }
   let kq = ops.mulMat(k4, q4); // [nKv, T, nHead, B]
   if (c.attnSoftcap > 0) kq = ops.scale(ops.tanh(ops.scale(kq, 1 / c.attnSoftcap)), c.attnSoftcap);
   const mask = swa && inp.maskSwa ? inp.maskSwa : inp.mask;

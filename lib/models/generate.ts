@@ -2,6 +2,7 @@
 import type { LinearFn } from "./decoder.js";
 import type { Model } from "./model.js";
 import { Session } from "./session.js";
+import { SeededRandom } from "../data/random.js";
 
 export interface GenerateOptions {
   /** Maximum new tokens. Default 64. */
@@ -25,18 +26,6 @@ export interface GenerateResult {
   promptTokens: number;
   stopReason: "eos" | "max-tokens" | "context";
   tokensPerSecond: number;
-}
-
-/** A small seeded PRNG (mulberry32) so that sampling is reproducible. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Picks the next token from logits. */
@@ -74,7 +63,8 @@ export function generate(model: Model, prompt: string, o: GenerateOptions = {}):
   const maxTokens = o.maxTokens ?? 64;
   const nCtx = Math.min(model.config.nCtxTrain, promptIds.length + maxTokens);
   const session = new Session(model, Math.max(nCtx, promptIds.length + 1), o.linear);
-  const rand = seededRandom(o.seed ?? 0);
+  const rng = new SeededRandom(o.seed ?? 0);
+  const rand = () => rng.next();
   const out: number[] = [];
   let stopReason: GenerateResult["stopReason"] = "max-tokens";
   const start = performance.now();

@@ -4,6 +4,7 @@ import { writeFileAtomic } from "../../util/atomic.js";
 import { InputError } from "../../util/errors.js";
 import { convertLlama2c } from "../../models/convert-llama2c.js";
 import { retypeGguf } from "../../models/retype.js";
+import { convertHfToGguf } from "../../models/convert-hf.js";
 import { generate } from "../../models/generate.js";
 import { Model } from "../../models/model.js";
 import { action, emit, num, type CommonOptions } from "../output.js";
@@ -31,9 +32,11 @@ export function register(program: Command): void {
             if (!o.tokenizer)
               throw new InputError("--from llama2c needs --tokenizer (tokenizer.model or tokenizer.bin)");
             result = await convertLlama2c({ checkpoint: o.in, tokenizer: o.tokenizer, out: o.out, type });
-          } else if (o.from === "gguf") {
+          } else if (o.from === "hf") {
+          result = await convertHfToGguf({ dir: o.in, out: o.out, type });
+        } else if (o.from === "gguf") {
             result = await retypeGguf({ input: o.in, out: o.out, type });
-          } else throw new InputError(`--from ${o.from} is not supported (llama2c, gguf)`);
+          } else throw new InputError(`--from ${o.from} is not supported (llama2c, hf, gguf)`);
           emit(
             { out: o.out, ...result },
             o,
