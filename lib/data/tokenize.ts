@@ -241,3 +241,36 @@ export function packRecords(records: ReadonlyArray<Pick<TokenizedRecord, "ids" |
     return out;
   });
 }
+
+/** Result of {@link tokenizeDataset}. */
+export interface TokenizedDataset {
+  /** Records that survived truncation, in input order. */
+  records: TokenizedRecord[];
+  /** Records left out by the truncation policy: index in the input, reason, length before truncation. */
+  dropped: Array<{ index: number; reason: string; length: number }>;
+  /** Records shortened by the "turns" policy. */
+  truncated: number;
+  /** Sum of inexact boundaries (tokens merged across a turn boundary). */
+  inexactBoundaries: number;
+  /** Tokens in the kept records, and how many of them are training targets. */
+  tokens: number;
+  trainedTokens: number;
+}
+
+/** Tokenizes many records with one set of options and sums what happened (for reports and the trainer). */
+export function tokenizeDataset(records: readonly ChatRecord[], options: TokenizeOptions): TokenizedDataset {
+  const out: TokenizedDataset = { records: [], dropped: [], truncated: 0, inexactBoundaries: 0, tokens: 0, trainedTokens: 0 };
+  records.forEach((r, index) => {
+    const t = tokenizeRecord(r, options);
+    if ("dropped" in t) {
+      out.dropped.push({ index, reason: t.reason, length: t.length });
+      return;
+    }
+    out.records.push(t);
+    if (t.truncatedTokens) out.truncated++;
+    out.inexactBoundaries += t.inexactBoundaries;
+    out.tokens += t.ids.length;
+    out.trainedTokens += t.mask.reduce<number>((n, m) => n + m, 0);
+  });
+  return out;
+}

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { chatRender, loadModelText, recordTokenCounter } from "../../lib/data/model-text.js";
 import { PACKAGE_ROOT } from "../../lib/util/paths.js";
+import { verifyFile } from "../../lib/data/verify.js";
 import { jinjaRender, jsonl, shared, sharedTemplate, tempDir, writeTree } from "./helpers.js";
 
 const MODEL = shared && join(shared, "models/tiny-random-llama/llama-2-tiny-random.gguf");
@@ -66,6 +67,7 @@ test("CLI: data verify exits 1 listing every problem; data prepare --json writes
     assert.equal(report.counts.train + report.counts.eval, 40);
     const first = JSON.parse(readFileSync(join(out, "train.jsonl"), "utf8").split("\n")[0]!) as { messages: Array<{ role: string }> };
     assert.deepEqual(first.messages.map((m) => m.role), ["system", "user", "assistant"]);
+    assert.equal(verifyFile(join(out, "train.jsonl")).errors, 0);
   } finally {
     cleanup();
   }

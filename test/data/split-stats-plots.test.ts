@@ -5,6 +5,7 @@ import { dedupe, sampleItems, splitTrainEval } from "../../lib/data/split.js";
 import { classBalance, histogram, recordLengths, summarize } from "../../lib/data/stats.js";
 import { classBalanceChart, examplesTable, lengthHistogram, maskHtml } from "../../lib/data/plots.js";
 import type { ChatRecord } from "../../lib/data/record.js";
+import { join } from "node:path";
 
 test("seeded random: uniform in [0, 1), reproducible, shuffles are permutations", () => {
   const a = new SeededRandom(42);
@@ -66,4 +67,30 @@ test("plots: plotly figures and HTML tables (escaped)", () => {
   assert.ok(!html.includes("<script>"));
   assert.ok(html.includes("<b>text</b>: texto"));
   assert.equal(maskHtml(["a", "\n"], [0, 1]).match(/background:#fdd/g)!.length, 1);
+});
+
+test("data frames: rows and records as polars DataFrames; readRecords reads prepared files", async () => {
+  const { rowsFrame, recordsFrame, readRecords } = await import("../../lib/data/index.js");
+  const { tempDir, writeTree, jsonl } = await import("./helpers.js");
+  const rows = await rowsFrame([
+    { value: { preguntas: "¿A?", n: 1 }, file: "f", line: 1 },
+    { value: { preguntas: "¿B?", extra: { x: 1 } }, file: "f", line: 2 },
+  ]);
+  assert.deepEqual(rows.columns, ["_file", "_line", "preguntas", "n", "extra"]);
+  assert.deepEqual(rows.getColumn("extra").toArray(), [null, '{"x":1}']);
+  const recs: ChatRecord[] = [
+    { messages: [{ role: "system", content: "S" }, { role: "user", content: "¿Hola?" }, { role: "assistant", content: "Sí" }] },
+    { messages: [], text: "texto" },
+  ];
+  const df = await recordsFrame(recs);
+  assert.deepEqual(df.getColumn("roles").toArray(), ["system,user,assistant", ""]);
+  assert.deepEqual(df.getColumn("chars").toArray(), [9, 5]);
+  const { dir, cleanup } = tempDir();
+  try {
+    writeTree(dir, { "t.jsonl": jsonl({ messages: [{ role: "user", content: "a" }, { role: "assistant", content: null, tool_calls: [{ function: { name: "f", arguments: '{"k": 2}' } }] }] }) });
+    const [r] = await readRecords(join(dir, "t.jsonl"));
+    assert.deepEqual(r!.messages[1]!.tool_calls![0]!.function.arguments, { k: 2 });
+  } finally {
+    cleanup();
+  }
 });

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { Tokenizer } from "../../lib/tokenizer/types.js";
-import { packRecords, tokenizeRecord, type RenderFn, type TokenizedRecord } from "../../lib/data/tokenize.js";
+import { packRecords, tokenizeDataset, tokenizeRecord, type RenderFn, type TokenizedRecord } from "../../lib/data/tokenize.js";
 import type { ChatRecord } from "../../lib/data/record.js";
 import { jinjaRender, llamaCppTokenizer, llamaWithSpecials, shared, sharedTemplate } from "./helpers.js";
 
@@ -221,6 +221,10 @@ test("trainOn all, raw text records, and truncation that never cuts inside a tra
   assert.ok("dropped" in tokenizeRecord(record, { tokenizer: tok, render, maxSeq: n - 1, truncation: "drop" }));
   assert.throws(() => tokenizeRecord(record, { tokenizer: tok, render, maxSeq: n - 1, truncation: "error" }), new RegExp(`record has ${n} tokens, more than --max-seq ${n - 1}`));
   assert.equal((tokenizeRecord(record, { tokenizer: tok, render, maxSeq: n }) as TokenizedRecord).truncatedTokens, 0);
+  const ds = tokenizeDataset([record, { messages: [{ role: "user", content: "x".repeat(400) }, { role: "assistant", content: "y" }] }, record], { tokenizer: tok, render, maxSeq: n - 1 });
+  assert.deepEqual([ds.records.length, ds.dropped.map((d) => d.index), ds.truncated], [2, [1], 2]);
+  assert.equal(ds.tokens, 2 * firstEnd);
+  assert.equal(ds.trainedTokens, 2 * cut.mask.filter((m) => m === 1).length);
 });
 
 test("packing: first-fit rows with segment ids and positions per record, padding masked", () => {

@@ -74,6 +74,28 @@ test("verify: a clean file passes; every problem is reported with its line and f
   }
 });
 
+test("verify: a final tool call without its result is a lesson (function-calling rows); calls followed by other turns are not", () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const call = { role: "assistant", content: null, tool_calls: [{ id: "c", type: "function", function: { name: "f", arguments: { a: 1 } } }] };
+    writeTree(dir, {
+      "d.jsonl": jsonl(
+        { messages: [{ role: "user", content: "¿?" }, call] },
+        { messages: [{ role: "user", content: "¿?" }, call, { role: "user", content: "¿y?" }, { role: "assistant", content: "x" }] },
+        { messages: [{ role: "user", content: "¿?" }, call, { role: "assistant", content: "x" }] },
+      ),
+    });
+    const r = verifyFile(join(dir, "d.jsonl"));
+    assert.deepEqual(r.problems.map((p) => `${p.line} ${p.field}: ${p.message}`), [
+      "2 messages[2]: 1 tool call(s) have no result before this message",
+      "3 messages[2]: two assistant messages in a row",
+      "3 messages[2]: 1 tool call(s) have no result before this message",
+    ]);
+  } finally {
+    cleanup();
+  }
+});
+
 test("verify: symlinks out of the folder, token lengths against a limit, empty file", () => {
   const { dir, cleanup } = tempDir();
   try {
