@@ -1,7 +1,7 @@
 // A catalogue of the sample datasets shipped in data/ (see data/README.md): what each file holds and
 // how big it is, read from the files themselves so the table cannot drift from the data.
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { extname, join, relative } from "node:path";
+import { extname, join } from "node:path";
 import { InputError } from "../util/errors.js";
 import { PACKAGE_ROOT } from "../util/paths.js";
 
@@ -123,9 +123,4 @@ export function listSampleDatasets(dataDir: string = SAMPLE_DATA_DIR): SampleDat
     if (d) out.push(d);
   }
   return out.sort((a, b) => a.name.localeCompare(b.name));
-}
-
-/** The dataset's path relative to the package root, for display. */
-export function displayPath(d: SampleDataset): string {
-  return relative(PACKAGE_ROOT, d.path) || d.path;
 }
