@@ -1,0 +1,121 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { readFileSync, existsSync } from "node:fs";
+import type { Token } from "node-llama-cpp";
+import { resolveTrainConfig } from "../../lib/train/config.js";
+import { train } from "../../lib/train/trainer.js";
+import { Model } from "../../lib/models/model.js";
+import { LoraAdapter } from "../../lib/lora/adapter.js";
+import { loadModel } from "../../lib/infer/model.js";
+import { nextTokenLogits } from "../../lib/infer/scoring.js";
+import { maxLogSoftmaxDelta } from "../models/parity-util.js";
+import { fixture, skip, UNSEEN } from "./helpers.js";
+
+const base = (f: Awaited<ReturnType<typeof fixture>>, out: string, extra: Record<string, unknown> = {}) =>
+  resolveTrainConfig(undefined, {
+    model: f.model,
+    data: f.train,
+    evalData: f.eval,
+    out: join(f.dir, out),
+    batch: 2,
+    maxSeq: 32,
+    loraR: 8,
+    loraAlpha: 16,
+    lr: 3e-3,
+    warmup: 0,
+    ...extra,
+  });
+
+test(
+  "LoRA on stories260K learns an unseen text; llama.cpp with the adapter gives the same distribution",
+  { skip },
+  async () => {
+    const f = await fixture();
+    const r = await train(base(f, "learn", { maxSteps: 20, evalEvery: 10 }));
+    console.log(`eval loss ${r.baseEvalLoss!.toFixed(3)} → ${r.finalEvalLoss!.toFixed(3)} nats/token`);
+    assert.ok(r.finalEvalLoss! < r.baseEvalLoss! / 3, `eval loss ${r.baseEvalLoss} → ${r.finalEvalLoss}`);
+    for (const file of [
+      "adapter.gguf",
+      "adapter_config.json",
+      "adapter_model.safetensors",
+      "metrics.jsonl",
+      "config.json",
+    ])
+      assert.ok(existsSync(join(r.runDir, file)), file);
+    const rows = readFileSync(join(r.runDir, "metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    const trainRow = rows.find((x) => x.type === "train");
+    for (const k of ["step", "loss", "lr", "grad_norm", "tokens_per_s"])
+      assert.equal(typeof trainRow[k], "number", k);
+
+    const model = Model.load(f.model);
+    const adapter = LoraAdapter.loadGguf(model, r.adapterPath);
+    const ref = await loadModel({
+      modelPath: f.model,
+      adapterPath: r.adapterPath,
+      contextSize: 64,
+      precise: true,
+      threads: 1,
+    });
+    try {
+      const tokens = [model.tokenizer.bos!, ...model.tokenizer.encode(UNSEEN)];
+      const ours = model.logits(tokens, adapter.linear());
+      const theirs = await ref.exclusive(() => nextTokenLogits(ref, tokens as Token[]));
+      const delta = maxLogSoftmaxDelta(ours, theirs);
+      console.log(`trained adapter: tunekit vs llama.cpp max |Δ log-softmax| = ${delta.toExponential(2)}`);
+      assert.ok(delta <= 5e-3, `${delta}`);
+    } finally {
+      await ref.dispose();
+      adapter.free();
+      model.dispose();
+    }
+  },
+);
+
+test("gradient accumulation 4×1 equals one batch of 4", { skip }, async () => {
+  const f = await fixture();
+  const common = { maxSteps: 2, evalData: undefined, maxGradNorm: 0 };
+  const a = await train(base(f, "accum-a", { ...common, batch: 4, gradAccum: 1 }));
+  const b = await train(base(f, "accum-b", { ...common, batch: 1, gradAccum: 4 }));
+  const model = Model.load(f.model);
+  try {
+    const wa = LoraAdapter.loadGguf(model, a.adapterPath).snapshot();
+    const wb = LoraAdapter.loadGguf(model, b.adapterPath).snapshot();
+    let worst = 0;
+    let scale = 0;
+    wa.forEach((x, i) =>
+      x.forEach(
+        (v, j) => ((worst = Math.max(worst, Math.abs(v - wb[i][j]))), (scale = Math.max(scale, Math.abs(v)))),
+      ),
+    );
+    console.log(
+      `max |Δ weight| after 2 steps: ${worst.toExponential(2)} (weights up to ${scale.toFixed(3)})`,
+    );
+    assert.ok(worst < 1e-4 * Math.max(1, scale), `${worst}`);
+    assert.ok(Math.abs(a.finalLoss - b.finalLoss) < 1e-4, `${a.finalLoss} vs ${b.finalLoss}`);
+  } finally {
+    model.dispose();
+  }
+});
+
+test("bad configurations fail before training with a clear message", { skip }, async () => {
+  const f = await fixture();
+  await assert.rejects(train(base(f, "bad1", { target: "q,kk", maxSteps: 1 })), /unknown target module "kk"/);
+  assert.throws(() => base(f, "bad2", { loraR: 0, maxSteps: 1 }), /loraR must be an integer ≥ 1/);
+  await assert.rejects(
+    train(base(f, "bad3", { data: join(f.dir, "missing.jsonl"), maxSteps: 1 })),
+    /file not found/,
+  );
+  await assert.rejects(
+    train(base(f, "bad4", { batch: 100000, maxSeq: 4096, maxSteps: 1 })),
+    /GiB are free: lower batch or maxSeq/,
+  );
+  assert.throws(
+    () => resolveTrainConfig(undefined, { model: "m", data: "d", out: "o", scheduler: "exp" }),
+    /scheduler must be one of/,
+  );
+  assert.equal(existsSync(join(f.dir, "bad1", "adapter.gguf")), false);
+});
