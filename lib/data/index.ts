@@ -14,6 +14,7 @@ export { verifyFile, checkRecord, type VerifyReport, type VerifyProblem, type Ve
 export { prepareDataset, type PrepareOptions, type PrepareReport } from "./prepare.js";
 export { dedupe, sampleItems, splitTrainEval } from "./split.js";
 export { summarize, histogram, recordLengths, classBalance } from "./stats.js";
+export { datasetStats, type DatasetStats } from "./dataset-stats.js";
 export { tokenizeRecord, tokenizeDataset, packRecords, assistantTurns } from "./tokenize.js";
 export type { RenderFn, TokenizeOptions, TokenizedRecord, DroppedRecord, PackedRow, PackOptions, TokenizedDataset } from "./tokenize.js";
 export { chatRender, loadModelText, recordTokenCounter, type ModelText } from "./model-text.js";

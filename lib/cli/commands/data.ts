@@ -18,7 +18,8 @@ import { prepareDataset, type PrepareReport } from "../../data/prepare.js";
 import { readJsonlText } from "../../data/read/rows.js";
 import { messageImages, type ChatRecord } from "../../data/record.js";
 import { resolveInput } from "../../data/sources/resolve.js";
-import { classBalance, recordLengths, summarize, type LengthSummary } from "../../data/stats.js";
+import { summarize, type LengthSummary } from "../../data/stats.js";
+import { datasetStats, type DatasetStats } from "../../data/dataset-stats.js";
 import { readToolsFile } from "../../data/tools.js";
 import { verifyFile, type VerifyReport } from "../../data/verify.js";
 import { writeFileAtomic } from "../../util/atomic.js";
@@ -294,55 +295,6 @@ function renderVerify(r: Omit<VerifyReport, "tokenLengths"> & { tokens?: LengthS
   lines.push(`${r.file}: ${r.records} records, ${r.valid} valid, ${r.errors} errors, ${r.warnings} warnings`);
   if (r.tokens) lines.push(`tokens: ${fmtSummary(r.tokens, "tokens")}`);
   return lines.join("\n");
-}
-
-/** The document of `data stats`. */
-export interface DatasetStats {
-  file: string;
-  records: number;
-  messages: LengthSummary;
-  chars: LengthSummary;
-  assistantChars: LengthSummary;
-  tokens?: LengthSummary;
-  roles: Record<string, number>;
-  toolCalls: number;
-  images: number;
-  classBalance?: ReturnType<typeof classBalance>;
-}
-
-/** Length statistics of a messages JSONL (also used by notebooks). */
-export function datasetStats(file: string, modelPath?: string): DatasetStats {
-  const rows = readJsonlText(readFileSync(file, "utf8"), file, new RowIssues());
-  const records = rows.map((r) => r.value as ChatRecord);
-  const lengths = records.map(recordLengths);
-  const roles: Record<string, number> = {};
-  let toolCalls = 0;
-  let images = 0;
-  const labels: string[] = [];
-  for (const r of records) {
-    for (const m of r.messages ?? []) {
-      roles[m.role] = (roles[m.role] ?? 0) + 1;
-      toolCalls += m.tool_calls?.length ?? 0;
-      images += messageImages(m).length;
-    }
-    const hasImage = (r.messages ?? []).some((m) => messageImages(m).length > 0);
-    const answer = r.messages?.[r.messages.length - 1];
-    if (hasImage && answer?.role === "assistant" && typeof answer.content === "string")
-      labels.push(answer.content);
-  }
-  const model = modelPath ? loadModelText(modelPath) : undefined;
-  return {
-    file,
-    records: records.length,
-    messages: summarize(lengths.map((l) => l.messages)),
-    chars: summarize(lengths.map((l) => l.chars)),
-    assistantChars: summarize(lengths.map((l) => l.assistantChars)),
-    ...(model ? { tokens: summarize(records.map(recordTokenCounter(model))) } : {}),
-    roles,
-    toolCalls,
-    images,
-    ...(labels.length ? { classBalance: classBalance(labels) } : {}),
-  };
 }
 
 function renderStats(s: DatasetStats): string {
