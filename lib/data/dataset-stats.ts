@@ -1,9 +1,8 @@
 // Statistics of a prepared messages JSONL: message counts, lengths in characters (and tokens with a
 // model), roles, tool calls, images and the balance of image answers.
-import { readFileSync } from "node:fs";
 import { RowIssues } from "./issues.js";
 import { loadModelText, recordTokenCounter } from "./model-text.js";
-import { readJsonlText } from "./read/rows.js";
+import { readJsonlText, readText } from "./read/rows.js";
 import { messageImages, type ChatRecord } from "./record.js";
 import { classBalance, recordLengths, summarize, type LengthSummary } from "./stats.js";
 
@@ -23,7 +22,7 @@ export interface DatasetStats {
 
 /** Length statistics of a messages JSONL (`data stats`; also for notebooks). */
 export function datasetStats(file: string, modelPath?: string): DatasetStats {
-  const rows = readJsonlText(readFileSync(file, "utf8"), file, new RowIssues());
+  const rows = readJsonlText(readText(file), file, new RowIssues());
   const records = rows.map((r) => r.value as ChatRecord);
   const lengths = records.map(recordLengths);
   const roles: Record<string, number> = {};

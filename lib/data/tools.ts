@@ -1,9 +1,9 @@
 // Tool schemas: normalising the shapes people write them in, and inferring a JSON schema from the
 // calls seen in a dataset when no schema is supplied.
-import { readFileSync } from "node:fs";
 import type { ToolSchema } from "../chat/types.js";
 import { InputError } from "../util/errors.js";
 import { parseJsonLocated } from "./read/json-located.js";
+import { readText } from "./read/rows.js";
 
 /**
  * Normalises one tool description to the OpenAI `{type: "function", function: {...}}` shape; also
@@ -46,7 +46,7 @@ export function normalizeToolList(v: unknown, where: { file?: string; line?: num
 
 /** Reads `--tools tools.json`: an array of tools (either shape) or `{"tools": [...]}`. */
 export function readToolsFile(file: string): ToolSchema[] {
-  const { value, lineOf } = parseJsonLocated(readFileSync(file, "utf8"), file);
+  const { value, lineOf } = parseJsonLocated(readText(file), file);
   const list = value && typeof value === "object" && !Array.isArray(value) && "tools" in value ? (value as { tools: unknown }).tools : value;
   if (!Array.isArray(list)) throw new InputError("expected an array of tools", { file, line: 1 });
   return list.map((t) => normalizeTool(t, { file, line: lineOf(t) }));

@@ -5,7 +5,6 @@
 //   data preview PATH --out sheet.png             → contact sheet of an image dataset
 //   data download SOURCE                          → fetch hf://… or roboflow://… into the cache
 //   data formats                                  → the --format names
-import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import { CONVERTERS } from "../../data/formats/index.js";
@@ -15,7 +14,7 @@ import { parseMultipliers } from "../../data/images/augment.js";
 import { RowIssues } from "../../data/issues.js";
 import { loadModelText, recordTokenCounter } from "../../data/model-text.js";
 import { prepareDataset, type PrepareReport } from "../../data/prepare.js";
-import { readJsonlText } from "../../data/read/rows.js";
+import { readJsonlText, readText } from "../../data/read/rows.js";
 import { messageImages, type ChatRecord } from "../../data/record.js";
 import { resolveInput } from "../../data/sources/resolve.js";
 import { summarize, type LengthSummary } from "../../data/stats.js";
@@ -216,7 +215,7 @@ async function runPrepare(o: PrepareFlags): Promise<PrepareReport> {
   const model = o.model ? loadModelText(o.model) : undefined;
   let labelText: Record<string, string> | undefined;
   if (o.labels) {
-    const v: unknown = JSON.parse(readFileSync(o.labels, "utf8"));
+    const v: unknown = JSON.parse(readText(o.labels));
     if (
       !v ||
       typeof v !== "object" ||
@@ -318,7 +317,7 @@ function renderStats(s: DatasetStats): string {
 function previewItems(path: string): Array<{ image: string; caption?: string }> {
   if (/\.jsonl?$/i.test(path)) {
     const base = dirname(resolve(path));
-    return readJsonlText(readFileSync(path, "utf8"), path).flatMap((row) => {
+    return readJsonlText(readText(path), path).flatMap((row) => {
       const r = row.value as ChatRecord;
       const answer = r.messages?.find((m) => m.role === "assistant");
       const caption = typeof answer?.content === "string" ? answer.content : undefined;

@@ -7,10 +7,9 @@
 //                    with the user and ends with a reply), stepping one exchange at a time.
 // Consecutive messages of the same side are joined with a blank line; a conversation's leading replies
 // and trailing unanswered message are left out. Exact duplicates are removed later by de-duplication.
-import { readFileSync } from "node:fs";
 import { InputError } from "../../util/errors.js";
 import { parseJsonLocated } from "../read/json-located.js";
-import { listFiles } from "../read/rows.js";
+import { listFiles, readText } from "../read/rows.js";
 import { withSystem, type RecordMessage } from "../record.js";
 import { requireString, typeName } from "./fields.js";
 import type { ConvertOptions, ConvertedRecord, Converter } from "./types.js";
@@ -105,7 +104,7 @@ export const chatExportConverter: Converter = {
     const out: ConvertedRecord[] = [];
     for (const file of listFiles(input, [".json"])) {
       // A file that is not valid JSON at all is one bad "row" (skipped whole with --skip-bad).
-      out.push(...(options.issues.row(() => convertChatExportText(readFileSync(file, "utf8"), file, options)) ?? []));
+      out.push(...(options.issues.row(() => convertChatExportText(readText(file), file, options)) ?? []));
     }
     return out;
   },

@@ -1,10 +1,9 @@
 // text: raw text for continued pretraining or style — JSONL/JSON/CSV/Parquet rows with a `text`
 // column, or .txt/.md files cut into chunks of at most `chunkChars` characters at paragraph breaks
 // (a paragraph longer than that is cut at line breaks, then at spaces).
-import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { InputError } from "../../util/errors.js";
-import { listFiles, readRows, TABLE_EXTENSIONS } from "../read/rows.js";
+import { listFiles, readRows, readText, TABLE_EXTENSIONS } from "../read/rows.js";
 import { requireString, rowObject } from "./fields.js";
 import type { ConvertOptions, ConvertedRecord, Converter } from "./types.js";
 
@@ -56,7 +55,7 @@ export const textConverter: Converter = {
     const max = options.chunkChars ?? 2000;
     for (const file of listFiles(input, [...TEXT_EXTENSIONS, ...TABLE_EXTENSIONS])) {
       if (TEXT_EXTENSIONS.includes(extname(file).toLowerCase())) {
-        const text = readFileSync(file, "utf8");
+        const text = readText(file);
         const chunks = chunkText(text, max);
         if (chunks.length === 0) options.issues.bad("the file is empty (no text)", { file });
         for (const c of chunks) out.push({ record: { messages: [], text: c.text }, origin: { file, line: c.line } });

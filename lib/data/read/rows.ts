@@ -60,11 +60,22 @@ export function listFiles(path: string, extensions: string[]): string[] {
   return out;
 }
 
+/** A file's text, or an InputError naming it (missing, a folder, unreadable). */
+export function readText(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a folder, expected a file" : (err as Error).message;
+    throw new InputError(why, { file });
+  }
+}
+
 /** Reads one file by its extension. */
 export async function readFileRows(file: string, issues = new RowIssues()): Promise<SourceRow[]> {
   const ext = extname(file).toLowerCase();
   if (ext === ".parquet") return readParquetRows(file);
-  const text = readFileSync(file, "utf8");
+  const text = readText(file);
   if (ext === ".jsonl" || ext === ".ndjson") return readJsonlText(text, file, issues);
   if (ext === ".csv" || ext === ".tsv") {
     return parseCsv(text, file, issues).rows.map((r) => ({ value: r.values, file, line: r.line }));
