@@ -5,14 +5,33 @@ import { GgmlType, isGgmlType, ggmlTypeName, tensorBytes } from "../gguf/ggml-ty
 import type { GgufFile } from "../gguf/index.js";
 import { Context } from "../engine/context.js";
 import type { Tensor } from "../engine/tensor.js";
+import { FrozenWeights } from "../engine/weights.js";
 import type { ModelConfig } from "./config.js";
 import { tensorSpecs } from "./tensors.js";
+
+/** How the frozen matrices are held (training): type, placement and transposed copies. */
+export interface FrozenOptions {
+  /** Store every matrix (not the embedding) in this ggml type (QLoRA); default: as in the file. */
+  quantize?: number;
+  /** CPU extra buffer types (AMX, CPU_REPACK) where the device supports them. Default "auto". */
+  extraBuffer?: "auto" | "none";
+}
 
 export class ModelWeights {
   private constructor(
     readonly ctx: Context,
     private readonly byName: Map<string, Tensor>,
+    private readonly frozen?: FrozenWeights,
   ) {}
+
+  /** Frozen matrix → its transposed copy, for the fast backward (empty when loaded without FrozenOptions). */
+  get transposedMap(): Map<bigint, Tensor> {
+    return this.frozen?.transposedMap ?? new Map();
+  }
+  /** Storage type of each matrix as loaded (after quantization and fallbacks). */
+  typeOf(name: string): number {
+    return this.get(name).type;
+  }
 
   get(name: string): Tensor {
     const t = this.byName.get(name);
@@ -30,14 +49,17 @@ export class ModelWeights {
     return [...this.byName.keys()];
   }
   get bytes(): number {
-    return this.ctx.allocatedBytes;
+    return this.ctx.allocatedBytes + (this.frozen?.bytes ?? 0);
   }
 
   /** Loads the tensors `config` needs from `file` into the backend's memory. */
-  static fromGguf(file: GgufFile, config: ModelConfig): ModelWeights {
+  static fromGguf(file: GgufFile, config: ModelConfig, frozenOptions?: FrozenOptions): ModelWeights {
     const specs = tensorSpecs(config);
     const ctx = new Context({ maxTensors: specs.length + 1 });
     const byName = new Map<string, Tensor>();
+    const frozen = frozenOptions
+      ? new FrozenWeights({ maxWeights: specs.length, extraBuffer: frozenOptions.extraBuffer ?? "auto" })
+      : undefined;
     try {
       for (const spec of specs) {
         const info = file.tensor(spec.name);
@@ -60,18 +82,30 @@ export class ModelWeights {
             `tensor "${spec.name}" holds ${info.nbytes} bytes, ${ggmlTypeName(info.type)} [${spec.shape}] needs ${tensorBytes(info.type, spec.shape)}`,
             { file: file.path },
           );
-        byName.set(spec.name, ctx.tensor(info.type, spec.shape, spec.name));
+        if (frozen && spec.kind === "matrix") {
+          const fw = frozen.add({
+            name: spec.name,
+            shape: [spec.shape[0], spec.shape[1]],
+            bytes: file.tensorData(spec.name),
+            sourceType: info.type,
+            type: frozenOptions?.quantize ?? info.type,
+          });
+          byName.set(spec.name, fw.tensor);
+        } else byName.set(spec.name, ctx.tensor(info.type, spec.shape, spec.name));
       }
       ctx.allocate(undefined, "weights");
-      for (const [name, t] of byName) t.set(file.tensorData(name));
+      for (const [name, t] of byName)
+        if (!frozen?.weights.some((w) => w.tensor.ptr === t.ptr)) t.set(file.tensorData(name));
     } catch (e) {
+      frozen?.free();
       ctx.free();
       throw e;
     }
-    return new ModelWeights(ctx, byName);
+    return new ModelWeights(ctx, byName, frozen);
   }
 
   free(): void {
+    this.frozen?.free();
     this.ctx.free();
   }
 }

@@ -8,6 +8,7 @@ import { Model } from "../models/model.js";
 import { LoraAdapter } from "../lora/adapter.js";
 import { InputError } from "../util/errors.js";
 import { StepGraph } from "./step-graph.js";
+import { frozenOptionsFor } from "./trainer.js";
 
 /** Median milliseconds of a full LoRA step (forward, backward, AdamW) after one warm-up step. */
 export function measureSteps(
@@ -53,7 +54,7 @@ export interface BenchTrainOptions {
   seq: number;
   batch: number;
   loraR: number;
-  quantizeBase: "none";
+  quantizeBase: "none" | "q8_0" | "q4_k";
   threads: number;
   steps: number;
 }
@@ -61,7 +62,7 @@ export interface BenchTrainOptions {
 export async function benchTrain(o: BenchTrainOptions) {
   if (o.threads > 0) getBackend().setThreads(o.threads);
   if (!Number.isInteger(o.steps) || o.steps < 1) throw new InputError("--steps must be ≥ 1");
-  const model = Model.load(o.model);
+  const model = Model.load(o.model, frozenOptionsFor(o.quantizeBase));
   try {
     const adapter = LoraAdapter.create(model, { r: o.loraR, alpha: 2 * o.loraR, targets: "all-linear" });
     try {

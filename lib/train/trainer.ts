@@ -10,6 +10,8 @@ import { GradientState } from "../engine/autograd.js";
 import { AdamW } from "../engine/optimizer.js";
 import { SeededRandom } from "../data/random.js";
 import { Model } from "../models/model.js";
+import type { FrozenOptions } from "../models/weights.js";
+import { GgmlType } from "../gguf/ggml-types.js";
 import { LoraAdapter } from "../lora/adapter.js";
 import type { TrainConfig } from "./config.js";
 import { countTargets, loadTrainRows, type TrainRows } from "./data.js";
@@ -24,6 +26,14 @@ import {
 } from "./checkpoint.js";
 import { checkMemory, estimateMemory } from "./memory.js";
 import { exportPeft } from "../lora/peft.js";
+
+/** The frozen base as training holds it: matrices in the QLoRA type (or as in the file), fast-backward copies. */
+export function frozenOptionsFor(quantizeBase: TrainConfig["quantizeBase"]): FrozenOptions {
+  const type = { none: undefined, q8_0: GgmlType.Q8_0, q4_k: GgmlType.Q4_K, q4_0: GgmlType.Q4_0 }[
+    quantizeBase
+  ];
+  return { quantize: type };
+}
 
 export interface TrainLogRow {
   type: "train";
@@ -81,15 +91,11 @@ export async function train(
     if (path && !existsSync(path)) throw new InputError(`file not found: ${path}`, { field });
   if (cfg.method !== "lora")
     throw new InputError('only method "lora" is implemented in this version', { field: "method" });
-  if (cfg.quantizeBase !== "none")
-    throw new InputError("quantizeBase needs the quantized-base path, not in this version yet", {
-      field: "quantizeBase",
-    });
   const runDir = cfg.out;
   if (resume && !existsSync(join(runDir, "config.json")))
     throw new InputError("nothing to resume: no config.json in the run folder", { file: runDir });
 
-  const model = Model.load(cfg.model);
+  const model = Model.load(cfg.model, frozenOptionsFor(cfg.quantizeBase));
   const freeList: Array<{ free(): void }> = [];
   try {
     const opts = { maxSeq: cfg.maxSeq, packing: cfg.packing, trainOn: cfg.trainOn };

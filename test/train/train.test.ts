@@ -119,3 +119,33 @@ test("bad configurations fail before training with a clear message", { skip }, a
   );
   assert.equal(existsSync(join(f.dir, "bad1", "adapter.gguf")), false);
 });
+
+test("QLoRA: a q8_0-held base trains through the transposed-copy backward", { skip }, async () => {
+  const f = await fixture();
+  const { Model: M } = await import("../../lib/models/model.js");
+  const { frozenOptionsFor } = await import("../../lib/train/trainer.js");
+  const { StepGraph } = await import("../../lib/train/step-graph.js");
+  const { GradientState } = await import("../../lib/engine/autograd.js");
+  const model = M.load(f.model, frozenOptionsFor("q8_0"));
+  const adapter = LoraAdapter.create(model, { r: 4, alpha: 8, targets: "all-linear" });
+  const grads = new GradientState(adapter.params());
+  const g = new StepGraph(model, {
+    batch: 1,
+    seqLen: 16,
+    grads,
+    linear: (d) => adapter.linear(d),
+    transposed: model.weights.transposedMap,
+  });
+  try {
+    assert.equal(model.weights.typeOf("blk.0.attn_q.weight"), 8, "q8_0");
+    assert.ok(g.rewrittenBackwardNodes > 0, "the OUT_PROD→MUL_MAT rewrite ran");
+  } finally {
+    g.free();
+    grads.free();
+    adapter.free();
+    model.dispose();
+  }
+  const r = await train(base(f, "qlora", { maxSteps: 12, evalEvery: 12, quantizeBase: "q8_0" }));
+  console.log(`QLoRA q8_0: eval loss ${r.baseEvalLoss!.toFixed(3)} → ${r.finalEvalLoss!.toFixed(3)}`);
+  assert.ok(r.finalEvalLoss! < r.baseEvalLoss! / 3);
+});

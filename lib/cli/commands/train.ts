@@ -169,7 +169,7 @@ export function register(program: Command): void {
         ) => {
           if (!["none", "q8_0", "q4_k"].includes(o.quantizeBase))
             throw new InputError(`--quantize-base must be none, q8_0 or q4_k`);
-          const r = await benchTrain({ ...o, quantizeBase: o.quantizeBase as "none" });
+          const r = await benchTrain({ ...o, quantizeBase: o.quantizeBase as "none" | "q8_0" | "q4_k" });
           emit(
             r,
             o,
