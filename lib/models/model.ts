@@ -12,7 +12,7 @@ import { tokenizerFromGgufMetadata } from "../tokenizer/from-gguf.js";
 import type { Tokenizer } from "../tokenizer/types.js";
 import { readModelConfig, type ModelConfig } from "./config.js";
 import { attentionMask, buildDecoder, plainLinear, type LinearFn } from "./decoder.js";
-import { ModelWeights, type FrozenOptions } from "./weights.js";
+import { ModelWeights, type ModelLoadOptions } from "./weights.js";
 
 export class Model {
   private constructor(
@@ -26,7 +26,7 @@ export class Model {
   ) {}
 
   /** Loads a GGUF model of a supported architecture. The file stays mapped until dispose(). */
-  static load(path: string, frozen?: FrozenOptions): Model {
+  static load(path: string, options: ModelLoadOptions = {}): Model {
     const file = openGguf(path);
     try {
       const config = readModelConfig(file);
@@ -35,7 +35,7 @@ export class Model {
       if (!meta["tokenizer.ggml.tokens"])
         throw new InputError("the model has no tokenizer (tokenizer.ggml.tokens)", { file: path });
       const tokenizer = tokenizerFromGgufMetadata(meta);
-      const weights = ModelWeights.fromGguf(file, config, frozen);
+      const weights = ModelWeights.fromGguf(file, config, options);
       const template = file.get("tokenizer.chat_template");
       return new Model(
         path,

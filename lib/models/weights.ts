@@ -6,6 +6,7 @@ import type { GgufFile } from "../gguf/index.js";
 import { Context } from "../engine/context.js";
 import type { Tensor } from "../engine/tensor.js";
 import { FrozenWeights } from "../engine/weights.js";
+import { dequantize } from "../engine/quant.js";
 import type { ModelConfig } from "./config.js";
 import { tensorSpecs } from "./tensors.js";
 
@@ -15,6 +16,14 @@ export interface FrozenOptions {
   quantize?: number;
   /** CPU extra buffer types (AMX, CPU_REPACK) where the device supports them. Default "auto". */
   extraBuffer?: "auto" | "none";
+}
+
+/** How to hold the weights in memory. */
+export interface ModelLoadOptions {
+  /** Frozen base for LoRA/QLoRA training (type, placement, transposed copies). */
+  frozen?: FrozenOptions;
+  /** Every tensor as f32 (dequantized when needed), for full fine-tuning. */
+  trainable?: boolean;
 }
 
 export class ModelWeights {
@@ -53,7 +62,8 @@ export class ModelWeights {
   }
 
   /** Loads the tensors `config` needs from `file` into the backend's memory. */
-  static fromGguf(file: GgufFile, config: ModelConfig, frozenOptions?: FrozenOptions): ModelWeights {
+  static fromGguf(file: GgufFile, config: ModelConfig, options: ModelLoadOptions = {}): ModelWeights {
+    const frozenOptions = options.trainable ? undefined : options.frozen;
     const specs = tensorSpecs(config);
     const ctx = new Context({ maxTensors: specs.length + 1 });
     const byName = new Map<string, Tensor>();
@@ -91,7 +101,11 @@ export class ModelWeights {
             type: frozenOptions?.quantize ?? info.type,
           });
           byName.set(spec.name, fw.tensor);
-        } else byName.set(spec.name, ctx.tensor(info.type, spec.shape, spec.name));
+        } else
+          byName.set(
+            spec.name,
+            ctx.tensor(options.trainable ? GgmlType.F32 : info.type, spec.shape, spec.name),
+          );
       }
       ctx.allocate(undefined, "weights");
       for (const [name, t] of byName)

@@ -10,7 +10,7 @@ import { GradientState } from "../engine/autograd.js";
 import { AdamW } from "../engine/optimizer.js";
 import { SeededRandom } from "../data/random.js";
 import { Model } from "../models/model.js";
-import type { FrozenOptions } from "../models/weights.js";
+import type { ModelLoadOptions } from "../models/weights.js";
 import { GgmlType } from "../gguf/ggml-types.js";
 import { LoraAdapter } from "../lora/adapter.js";
 import type { TrainConfig } from "./config.js";
@@ -25,14 +25,14 @@ import {
   type TrainState,
 } from "./checkpoint.js";
 import { checkMemory, estimateMemory } from "./memory.js";
-import { exportPeft } from "../lora/peft.js";
+import { fullTrainable, loraTrainable } from "./trainable.js";
 
 /** The frozen base as training holds it: matrices in the QLoRA type (or as in the file), fast-backward copies. */
-export function frozenOptionsFor(quantizeBase: TrainConfig["quantizeBase"]): FrozenOptions {
+export function frozenOptionsFor(quantizeBase: TrainConfig["quantizeBase"]): ModelLoadOptions {
   const type = { none: undefined, q8_0: GgmlType.Q8_0, q4_k: GgmlType.Q4_K, q4_0: GgmlType.Q4_0 }[
     quantizeBase
   ];
-  return { quantize: type };
+  return { frozen: { quantize: type } };
 }
 
 export interface TrainLogRow {
@@ -89,13 +89,12 @@ export async function train(
     ["evalData", cfg.evalData],
   ] as const)
     if (path && !existsSync(path)) throw new InputError(`file not found: ${path}`, { field });
-  if (cfg.method !== "lora")
-    throw new InputError('only method "lora" is implemented in this version', { field: "method" });
   const runDir = cfg.out;
   if (resume && !existsSync(join(runDir, "config.json")))
     throw new InputError("nothing to resume: no config.json in the run folder", { file: runDir });
 
-  const model = Model.load(cfg.model, frozenOptionsFor(cfg.quantizeBase));
+  const full = cfg.method === "full";
+  const model = Model.load(cfg.model, full ? { trainable: true } : frozenOptionsFor(cfg.quantizeBase));
   const freeList: Array<{ free(): void }> = [];
   try {
     const opts = { maxSeq: cfg.maxSeq, packing: cfg.packing, trainOn: cfg.trainOn };
@@ -103,32 +102,37 @@ export async function train(
     const evalRows: TrainRows | undefined = cfg.evalData
       ? await loadTrainRows(cfg.evalData, model, opts)
       : undefined;
-    const adapter = LoraAdapter.create(
-      model,
-      {
-        r: cfg.loraR,
-        alpha: cfg.loraAlpha,
-        dropout: cfg.loraDropout,
-        rslora: cfg.rslora,
-        targets: cfg.target,
-      },
-      cfg.seed,
-    );
-    freeList.push(adapter);
-    checkMemory(estimateMemory(model, cfg, adapter.parameterCount));
+    const trainable = full
+      ? fullTrainable(model)
+      : loraTrainable(
+          LoraAdapter.create(
+            model,
+            {
+              r: cfg.loraR,
+              alpha: cfg.loraAlpha,
+              dropout: cfg.loraDropout,
+              rslora: cfg.rslora,
+              targets: cfg.target,
+            },
+            cfg.seed,
+          ),
+        );
+    freeList.push(trainable);
+    checkMemory(estimateMemory(model, cfg, trainable.parameterCount));
 
-    const grads = new GradientState(adapter.params());
+    const grads = new GradientState(trainable.params());
     freeList.push(grads);
     const trainGraph = new StepGraph(model, {
       batch: cfg.batch,
       seqLen: cfg.maxSeq,
       grads,
-      linear: (d) => adapter.linear(d),
+      linear: (d) => trainable.linear(d),
       neftuneAlpha: cfg.neftuneAlpha,
+      transposed: model.weights.transposedMap,
     });
     freeList.push(trainGraph);
     const evalGraph = evalRows
-      ? new StepGraph(model, { batch: cfg.batch, seqLen: cfg.maxSeq, linear: () => adapter.linear() })
+      ? new StepGraph(model, { batch: cfg.batch, seqLen: cfg.maxSeq, linear: () => trainable.linear() })
       : undefined;
     if (evalGraph) freeList.push(evalGraph);
     const adam = new AdamW(grads, { beta1: cfg.beta1, beta2: cfg.beta2, weightDecay: cfg.weightDecay });
@@ -176,9 +180,9 @@ export async function train(
       if (!last) throw new InputError("nothing to resume: no checkpoint in the run folder", { file: runDir });
       const ck = loadCheckpoint(
         last.dir,
-        adapter.params().map((p) => p.nelements),
+        trainable.params().map((p) => p.nelements),
       );
-      adapter.restore(ck.params);
+      trainable.restore(ck.params);
       adam.importState(ck.adam);
       state = ck.state;
       // metrics after the checkpoint belong to the interrupted attempt: drop them
@@ -197,7 +201,7 @@ export async function train(
       totalSteps,
       trainRows: trainRows.rows.length,
       evalRows: evalRows?.rows.length ?? 0,
-      parameters: adapter.parameterCount,
+      parameters: trainable.parameterCount,
       resumedAt: state.step,
     });
 
@@ -216,7 +220,7 @@ export async function train(
     let windowStart = performance.now();
     const saveAt = async (evalLoss?: number) => {
       const dir = join(runDir, "checkpoints", `step-${state.step}`);
-      await saveCheckpoint(dir, { state, params: adapter.snapshot(), adam: adam.exportState(), evalLoss });
+      await saveCheckpoint(dir, { state, params: trainable.snapshot(), adam: adam.exportState(), evalLoss });
       pruneCheckpoints(runDir, cfg.keepBest);
       events.onCheckpoint?.(dir);
     };
@@ -290,9 +294,7 @@ export async function train(
       log(e);
       events.onEval?.(e);
     }
-    const adapterPath = join(runDir, "adapter.gguf");
-    await adapter.saveGguf(adapterPath, model);
-    await exportPeft(runDir, adapter, model, cfg.model);
+    const adapterPath = await trainable.saveOutputs(runDir, model, cfg.model);
     return {
       runDir,
       steps: state.step,

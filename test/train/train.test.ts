@@ -149,3 +149,24 @@ test("QLoRA: a q8_0-held base trains through the transposed-copy backward", { sk
   console.log(`QLoRA q8_0: eval loss ${r.baseEvalLoss!.toFixed(3)} → ${r.finalEvalLoss!.toFixed(3)}`);
   assert.ok(r.finalEvalLoss! < r.baseEvalLoss! / 3);
 });
+
+test("full fine-tuning trains every tensor and writes a model llama.cpp agrees with", { skip }, async () => {
+  const f = await fixture();
+  const r = await train(base(f, "full", { method: "full", maxSteps: 10, evalEvery: 10, lr: 1e-3 }));
+  console.log(`full FT: eval loss ${r.baseEvalLoss!.toFixed(3)} → ${r.finalEvalLoss!.toFixed(3)}`);
+  assert.ok(r.finalEvalLoss! < r.baseEvalLoss! / 3);
+  assert.ok(r.adapterPath.endsWith("model.gguf"));
+  const model = Model.load(r.adapterPath);
+  const ref = await loadModel({ modelPath: r.adapterPath, contextSize: 64, precise: true, threads: 1 });
+  try {
+    const tokens = [model.tokenizer.bos!, ...model.tokenizer.encode(UNSEEN)];
+    const delta = maxLogSoftmaxDelta(
+      model.logits(tokens),
+      await ref.exclusive(() => nextTokenLogits(ref, tokens as Token[])),
+    );
+    assert.ok(delta <= 5e-3, `${delta}`);
+  } finally {
+    await ref.dispose();
+    model.dispose();
+  }
+});

@@ -14,6 +14,7 @@ const FLAGS: Array<[string, string, boolean]> = [
   ["--data <file>", 'training data: prepared messages JSONL or {"text"} JSONL', false],
   ["--eval-data <file>", "evaluation data (same formats)", false],
   ["--out <dir>", "run folder", false],
+  ["--method <m>", "lora (default) | full (every tensor, f32)", false],
   ["--lora-r <n>", "LoRA rank", true],
   ["--lora-alpha <a>", "LoRA alpha", true],
   ["--lora-dropout <p>", "LoRA dropout", true],
