@@ -185,7 +185,9 @@ export async function newModelGguf(o: NewModelOptions): Promise<NewModelResult> 
   const tokMeta =
     vocab === tokenizer.nTokens
       ? tokenizer.metadata
-      : truncateVocab(tokenizer.metadata, tokenizer.nTokens, vocab, tokenizerFrom);
+      : vocab > tokenizer.nTokens
+        ? padVocab(tokenizer.metadata, tokenizer.nTokens, vocab)
+        : truncateVocab(tokenizer.metadata, tokenizer.nTokens, vocab, tokenizerFrom);
 
   const dim = o.dim ?? d.dim;
   const heads = o.heads ?? d.heads;
@@ -455,6 +457,46 @@ function cloneArray(a: GgufArray): GgufArray {
   if (a.elementType === GgufValueType.ARRAY)
     return { elementType: a.elementType, items: a.items.map(cloneArray) };
   return { ...a, items: a.items.slice() } as GgufArray;
+}
+
+/**
+ * Extends the vocabulary to `vocab` entries with unused placeholder tokens "<unused_N>" (token type UNUSED,
+ * lowest score): model shapes of real checkpoints (e.g. a 49152-token vocabulary) for benchmarks.
+ */
+function padVocab(
+  meta: Array<[string, GgufMetadataValue]>,
+  nTokens: number,
+  vocab: number,
+): Array<[string, GgufMetadataValue]> {
+  if (!Number.isSafeInteger(vocab) || vocab > 1 << 20)
+    throw new InputError(`vocab ${vocab} is too large`, { field: "vocab" });
+  const extra = vocab - nTokens;
+  return meta.map(([key, v]): [string, GgufMetadataValue] => {
+    if (v.type !== GgufValueType.ARRAY || v.value.items.length !== nTokens) return [key, v];
+    const a = v.value;
+    if (a.elementType === GgufValueType.STRING)
+      return [
+        key,
+        gguf.arr("str", [
+          ...(a.items as string[]),
+          ...Array.from({ length: extra }, (_, i) => `<unused_${nTokens + i}>`),
+        ]),
+      ];
+    if (key === "tokenizer.ggml.scores")
+      return [
+        key,
+        gguf.arr(
+          "f32",
+          Float32Array.from([...(a.items as Float32Array), ...new Array<number>(extra).fill(-1e9)]),
+        ),
+      ];
+    if (key === "tokenizer.ggml.token_type")
+      return [
+        key,
+        gguf.arr("i32", Int32Array.from([...(a.items as Int32Array), ...new Array<number>(extra).fill(5)])),
+      ];
+    return [key, v];
+  });
 }
 
 /** Keeps the first `vocab` tokens (and the merges whose parts and result are among them). */

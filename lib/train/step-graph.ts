@@ -24,8 +24,6 @@ export interface StepGraphOptions {
   linear: (dropout?: DropoutInput[]) => LinearFn;
   /** NEFTune α (training only; 0 = off). */
   neftuneAlpha?: number;
-  /** Frozen weights' transposed copies for the fast backward (pointer of W → Wᵀ). */
-  transposed?: Map<bigint, Tensor>;
 }
 
 export class StepGraph {
@@ -85,7 +83,7 @@ export class StepGraph {
           this.graph,
           this.loss.loss,
           o.grads,
-          o.transposed,
+          model.weights.transposedMap,
         ).rewritten;
       this.graph.allocate();
     } catch (e) {

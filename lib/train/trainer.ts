@@ -128,7 +128,6 @@ export async function train(
       grads,
       linear: (d) => trainable.linear(d),
       neftuneAlpha: cfg.neftuneAlpha,
-      transposed: model.weights.transposedMap,
     });
     freeList.push(trainGraph);
     const evalGraph = evalRows

@@ -134,7 +134,6 @@ test("QLoRA: a q8_0-held base trains through the transposed-copy backward", { sk
     seqLen: 16,
     grads,
     linear: (d) => adapter.linear(d),
-    transposed: model.weights.transposedMap,
   });
   try {
     assert.equal(model.weights.typeOf("blk.0.attn_q.weight"), 8, "q8_0");
