@@ -1,4 +1,5 @@
-// f32 → f32/f16/bf16 bytes for writing weights (no quantization: that is lib/engine/quant's job).
+// Conversions between f32 and the 16-bit float formats of weight files (no quantization: that is
+// lib/engine/quant's job). One place for the bit tricks.
 import { EngineError } from "../util/errors.js";
 import { GgmlType } from "../gguf/ggml-types.js";
 
@@ -47,4 +48,29 @@ export function castF32(data: Float32Array, type: number): Uint8Array {
   else if (type === GgmlType.BF16) for (let i = 0; i < data.length; i++) out[i] = toBf16(data[i]);
   else throw new EngineError(`castF32 writes f32, f16 or bf16, not type ${type}`);
   return new Uint8Array(out.buffer);
+}
+
+/** IEEE half bits to a float. */
+export function f16ToF32(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** Little-endian f32/f16/bf16 bytes to floats (copies). */
+export function floatBytesToF32(type: number, bytes: Uint8Array): Float32Array {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (type === GgmlType.F32)
+    return Float32Array.from({ length: bytes.byteLength / 4 }, (_, i) => dv.getFloat32(i * 4, true));
+  const n = bytes.byteLength / 2;
+  const out = new Float32Array(n);
+  if (type === GgmlType.F16) for (let i = 0; i < n; i++) out[i] = f16ToF32(dv.getUint16(i * 2, true));
+  else if (type === GgmlType.BF16) {
+    const u = new Uint32Array(out.buffer);
+    for (let i = 0; i < n; i++) u[i] = dv.getUint16(i * 2, true) << 16;
+  } else throw new EngineError(`floatBytesToF32 reads f32, f16 or bf16, not type ${type}`);
+  return out;
 }

@@ -10,7 +10,8 @@ import { writeGguf, type GgufMetadataValue, type GgufTensorToWrite } from "../gg
 import { hfDirTokenizerToGgufMetadata, tokenizerMetadataToGguf } from "../tokenizer/index.js";
 import { InputError } from "../util/errors.js";
 import { validateConfig, type Arch, type ModelConfig } from "./config.js";
-import { architectureMetadata, configFor, f32ToF16 } from "./new-model.js";
+import { architectureMetadata, configFor } from "./new-model.js";
+import { castF32, f16ToF32 } from "./cast.js";
 import { tensorSpecs } from "./tensors.js";
 
 /** What to convert. */
@@ -104,29 +105,6 @@ function readF32(e: StEntry): Float32Array {
     for (let i = 0; i < n; i++) u[i] = bytes.readUInt16LE(i * 2) << 16;
   } else for (let i = 0; i < n; i++) out[i] = f16ToF32(bytes.readUInt16LE(i * 2));
   return out;
-}
-
-function f16ToF32(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
-
-function encode(x: Float32Array, type: number): Uint8Array {
-  if (type === GgmlType.F32) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
-  const h = new Uint16Array(x.length);
-  if (type === GgmlType.F16) for (let i = 0; i < x.length; i++) h[i] = f32ToF16(x[i]);
-  else {
-    const u = new Uint32Array(x.buffer, x.byteOffset, x.length);
-    for (let i = 0; i < x.length; i++) {
-      const b = u[i];
-      h[i] = (b & 0x7fffffff) > 0x7f800000 ? (b >>> 16) | 0x40 : (b + 0x7fff + ((b >>> 16) & 1)) >>> 16; // nearest even
-    }
-  }
-  return new Uint8Array(h.buffer);
 }
 
 /**
@@ -300,7 +278,7 @@ export async function convertHfToGguf(o: ConvertHfOptions): Promise<ConvertHfRes
         if (arch === "llama" && /attn_k\.weight$/.test(spec.name))
           x = permuteQk(x, spec.shape[1], spec.shape[0], cfg.nHeadKv);
         if (gemma && spec.name.endsWith("norm.weight")) for (let i = 0; i < x.length; i++) x[i] += 1;
-        return encode(x, t);
+        return castF32(x, t);
       },
     });
   }

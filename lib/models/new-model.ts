@@ -16,6 +16,7 @@ import { sharedDir } from "../util/paths.js";
 import { isSupportedArch, SUPPORTED_ARCHS, validateConfig, type Arch, type ModelConfig } from "./config.js";
 import { tensorSpecs, type TensorSpec } from "./tensors.js";
 import { RopeMode } from "../engine/ops.js";
+import { castF32 } from "./cast.js";
 
 /** What model to make. Omitted dimensions take small per-architecture defaults (see ARCH_DEFAULTS). */
 export interface NewModelOptions {
@@ -227,7 +228,7 @@ export async function newModelGguf(o: NewModelOptions): Promise<NewModelResult> 
   const ggmlMatrixType = type === "f16" ? GgmlType.F16 : GgmlType.F32;
   const tensors = specs.map((s) => {
     const t = s.kind === "vector" ? GgmlType.F32 : ggmlMatrixType;
-    return { name: s.name, type: t, shape: s.shape, data: () => encode(randomTensor(s, dim, o.seed), t) };
+    return { name: s.name, type: t, shape: s.shape, data: () => castF32(randomTensor(s, dim, o.seed), t) };
   });
   const parameters = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
   const { bytes } = await writeGguf(o.out, { metadata: meta, tensors });
@@ -382,49 +383,6 @@ function normalGenerator(seed: number, name: string): () => number {
     spare = r * Math.sin(a);
     return r * Math.cos(a);
   };
-}
-
-function encode(x: Float32Array, type: number): Uint8Array {
-  if (type === GgmlType.F32) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
-  const h = new Uint16Array(x.length);
-  for (let i = 0; i < x.length; i++) h[i] = f32ToF16(x[i]);
-  return new Uint8Array(h.buffer);
-}
-
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** IEEE half from single precision, rounding to nearest even (as ggml_fp32_to_fp16 does). */
-export function f32ToF16(v: number): number {
-  f32[0] = v;
-  const x = u32[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    const half = 1 << (shift - 1);
-    let m = mant >>> shift;
-    const rest = mant & ((1 << shift) - 1);
-    if (rest > half || (rest === half && m & 1)) m++;
-    return sign | m;
-  }
-  let m = mant >>> 13;
-  const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && m & 1)) {
-    m++;
-    if (m === 0x400) {
-      m = 0;
-      e++;
-      if (e >= 0x1f) return sign | 0x7c00;
-    }
-  }
-  return sign | (e << 10) | m;
 }
 
 /** The tokenizer.* entries of a GGUF, copied out of the mapped file, and its token count. */

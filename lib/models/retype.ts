@@ -2,30 +2,7 @@
 import { InputError } from "../util/errors.js";
 import { GgmlType } from "../gguf/ggml-types.js";
 import { gguf, openGguf, writeGguf, type GgufTensorToWrite } from "../gguf/index.js";
-import { castF32 } from "./cast.js";
-
-function toF32(type: number, bytes: Uint8Array, n: number, name: string): Float32Array {
-  const copy = bytes.slice();
-  if (type === GgmlType.F32) return new Float32Array(copy.buffer, 0, n);
-  const u16 = new Uint16Array(copy.buffer, 0, n);
-  const out = new Float32Array(n);
-  const u32 = new Uint32Array(out.buffer);
-  if (type === GgmlType.BF16) for (let i = 0; i < n; i++) u32[i] = u16[i] << 16;
-  else if (type === GgmlType.F16)
-    for (let i = 0; i < n; i++) {
-      const h = u16[i];
-      const s = h & 0x8000 ? -1 : 1;
-      const e = (h >> 10) & 0x1f;
-      const m = h & 0x3ff;
-      out[i] =
-        e === 0 ? s * m * 2 ** -24 : e === 31 ? (m ? NaN : s * Infinity) : s * (1 + m / 1024) * 2 ** (e - 15);
-    }
-  else
-    throw new InputError(
-      `tensor "${name}" is quantized; retyping handles f32/f16/bf16 sources (use quantize)`,
-    );
-  return out;
-}
+import { castF32, floatBytesToF32 } from "./cast.js";
 
 export async function retypeGguf(o: { input: string; out: string; type: "f32" | "f16" | "bf16" }) {
   const target = { f32: GgmlType.F32, f16: GgmlType.F16, bf16: GgmlType.BF16 }[o.type];
@@ -39,7 +16,7 @@ export async function retypeGguf(o: { input: string; out: string; type: "f32" | 
         type: keep ? t.type : target,
         shape: t.shape,
         data: () =>
-          keep ? f.tensorData(t.name) : castF32(toF32(t.type, f.tensorData(t.name), n, t.name), target),
+          keep ? f.tensorData(t.name) : castF32(floatBytesToF32(t.type, f.tensorData(t.name)), target),
       };
     });
     const metadata = new Map(f.metadata);

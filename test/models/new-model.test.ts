@@ -5,7 +5,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
-import { newModelGguf, f32ToF16 } from "../../lib/models/new-model.js";
+import { newModelGguf } from "../../lib/models/new-model.js";
+import { toF16 as f32ToF16, f16ToF32, toBf16 } from "../../lib/models/cast.js";
 import { openGguf } from "../../lib/gguf/index.js";
 import { GgmlType } from "../../lib/gguf/ggml-types.js";
 import { Model } from "../../lib/models/model.js";
@@ -143,4 +144,13 @@ test("CLI: tunekit new-model --json", { skip }, () => {
   );
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /architecture "rwkv" is not supported/);
+});
+
+test("f16/bf16 decoding inverts the encoders (hand-checked values)", () => {
+  assert.equal(f16ToF32(0x3c00), 1);
+  assert.equal(f16ToF32(0xc000), -2);
+  assert.equal(f16ToF32(0x0001), 2 ** -24);
+  assert.equal(f16ToF32(0x7c00), Infinity);
+  assert.equal(toBf16(1), 0x3f80);
+  assert.equal(toBf16(-2.5), 0xc020);
 });
