@@ -109,10 +109,17 @@ export class Graph {
     return this.allocator ? ggml().ggml_gallocr_get_buffer_size(this.allocator, 0) : 0;
   }
 
-  /** Computes the graph (allocating first if needed). */
-  compute(backend: Backend = getBackend()): void {
+  /** Computes the graph (allocating first if needed), optionally with a thread count for this call only. */
+  compute(backend: Backend = getBackend(), threads?: number): void {
     this.allocate(backend);
-    const status = ggml().ggml_backend_graph_compute(backend.handle, this.ptr);
+    const saved = backend.threads;
+    if (threads !== undefined && threads !== saved) backend.setThreads(threads);
+    let status: number;
+    try {
+      status = ggml().ggml_backend_graph_compute(backend.handle, this.ptr);
+    } finally {
+      if (threads !== undefined && threads !== saved) backend.setThreads(saved);
+    }
     if (status !== 0)
       throw new EngineError(`ggml graph compute failed (status ${status}) ${ggmlLog.slice(-3).join(" ")}`);
   }
