@@ -1,6 +1,6 @@
 // `tunekit chat`: an interactive terminal chat with a GGUF model (+ adapter). Replies stream as they are
 // generated. Commands: /reset (forget the conversation), /system TEXT (set the system prompt), /exit.
-import { createInterface } from "node:readline/promises";
+import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import type { ChatMessage } from "../chat/types.js";
 import { chat } from "../infer/chat.js";
@@ -36,15 +36,14 @@ export async function runChatRepl(o: ChatReplOptions): Promise<ChatMessage[]> {
   write(
     `chat with ${o.model.info.name} (${o.model.info.contextSize} tokens of context). /reset, /system TEXT, /exit\n`,
   );
+  // Iterating the interface buffers lines that arrive while a reply is generated (piped input).
+  const lines = rl[Symbol.asyncIterator]();
   try {
     for (;;) {
-      let line: string;
-      try {
-        line = await rl.question("> ");
-      } catch {
-        break; // input closed
-      }
-      const text = line.trim();
+      write("> ");
+      const next = await lines.next();
+      if (next.done) break; // input closed
+      const text = next.value.trim();
       if (text === "") continue;
       if (text === "/exit" || text === "/quit") break;
       if (text === "/reset") {

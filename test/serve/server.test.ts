@@ -9,6 +9,8 @@ import { loadModel, type LoadedModel } from "../../lib/infer/model.js";
 import { nodeLlamaCppModule } from "../../lib/infer/node-llama.js";
 import { startServer, type RunningServer } from "../../lib/serve/server.js";
 import { validateJsonSchema } from "../../lib/eval/metrics/json-schema.js";
+import { runChatRepl } from "../../lib/serve/chat-repl.js";
+import { PassThrough, Readable } from "node:stream";
 
 const shared = sharedDir();
 const modelPath = shared && join(shared, "models/tiny-random-llama/llama-2-tiny-random.gguf");
@@ -135,16 +137,14 @@ test(
     assert.equal(streamed.status, 200);
     const events = await sseEvents(streamed);
     assert.equal(events.at(-1), "[DONE]");
-    const chunks = events
-      .slice(0, -1)
-      .map(
-        (e) =>
-          JSON.parse(e) as {
-            object: string;
-            choices: Array<{ delta: { role?: string; content?: string }; finish_reason: string | null }>;
-            usage?: { completion_tokens: number };
-          },
-      );
+    const chunks = events.slice(0, -1).map(
+      (e) =>
+        JSON.parse(e) as {
+          object: string;
+          choices: Array<{ delta: { role?: string; content?: string }; finish_reason: string | null }>;
+          usage?: { completion_tokens: number };
+        },
+    );
     for (const c of chunks) assert.equal(c.object, "chat.completion.chunk");
     assert.equal(chunks[0].choices[0].delta.role, "assistant");
     const text = chunks.flatMap((c) => c.choices.map((ch) => ch.delta.content ?? "")).join("");
@@ -180,14 +180,12 @@ test(
       let calls: Array<{ id: string; type: string; function: { name: string; arguments: string } }>;
       let finish: string;
       if (stream) {
-        const events = (await sseEvents(res))
-          .slice(0, -1)
-          .map(
-            (e) =>
-              JSON.parse(e) as {
-                choices: Array<{ delta: { tool_calls?: typeof calls }; finish_reason: string | null }>;
-              },
-          );
+        const events = (await sseEvents(res)).slice(0, -1).map(
+          (e) =>
+            JSON.parse(e) as {
+              choices: Array<{ delta: { tool_calls?: typeof calls }; finish_reason: string | null }>;
+            },
+        );
         calls = events.flatMap((e) => e.choices[0].delta.tool_calls ?? []);
         finish = events.find((e) => e.choices[0].finish_reason)!.choices[0].finish_reason!;
       } else {
@@ -331,4 +329,32 @@ test("a full queue answers 503; an API key is enforced", { skip }, async () => {
   } finally {
     await small.close();
   }
+});
+
+test("terminal chat: streamed replies, /reset and /system, ends at /exit", { skip }, async () => {
+  const output = new PassThrough();
+  let printed = "";
+  output.on("data", (d: Buffer) => (printed += d.toString()));
+  const history = await runChatRepl({
+    model,
+    maxTokens: 4,
+    temperature: 0,
+    input: Readable.from([
+      "hola\n",
+      "/reset\n",
+      "/system Eres breve.\n",
+      "¿qué tal?\n",
+      "/exit\n",
+      "never read\n",
+    ]),
+    output,
+  });
+  assert.deepEqual(
+    history.map((m) => m.role),
+    ["user", "assistant"],
+  );
+  assert.equal(history[0].content, "¿qué tal?");
+  assert.match(printed, /conversation cleared/);
+  assert.match(printed, /\[4 tokens, /);
+  assert.ok(printed.includes(history[1].content as string));
 });
