@@ -105,22 +105,23 @@ function bytesOf(path: string): number {
 }
 
 /** Log-softmax rows of each window under one model. */
-async function windowLogProbs(m: LoadedModel, windows: Token[][]): Promise<Float64Array[][]> {
-  const out: Float64Array[][] = [];
+async function windowLogProbs(m: LoadedModel, windows: Token[][]): Promise<Float32Array[][]> {
+  const out: Float32Array[][] = [];
   for (const w of windows) {
     const rows = await m.exclusive(() => nextTokenLogits(m, w.slice(0, -1)));
-    out.push(rows.map((r) => logSoftmax(r)));
+    // Stored as float32: the reference rows of the whole text stay in memory (tokens × vocabulary).
+    out.push(rows.map((r) => Float32Array.from(logSoftmax(r))));
   }
   return out;
 }
 
-function nllOf(windows: Token[][], lsm: Float64Array[][]) {
+function nllOf(windows: Token[][], lsm: Float32Array[][]) {
   const lp: number[] = [];
   windows.forEach((w, k) => lsm[k].forEach((row, i) => lp.push(row[w[i + 1]])));
   return nllSummary(lp);
 }
 
-function klOf(ref: Float64Array[][], test: Float64Array[][]) {
+function klOf(ref: Float32Array[][], test: Float32Array[][]) {
   const kls: number[] = [];
   let same = 0;
   ref.forEach((rows, k) =>
@@ -185,7 +186,7 @@ export async function compareModels(o: CompareOptions): Promise<CompareResult> {
     if (o.text && windows.length === 0)
       throw new InputError("the held-out text is too short to score", { field: "text" });
     textTokens = windows.reduce((s, w) => s + w.length - 1, 0);
-    let refRows: Float64Array[][] | undefined;
+    let refRows: Float32Array[][] | undefined;
     let refAnswers: BackendReply[] | undefined;
     for (let i = 0; i < o.entries.length; i++) {
       const e = o.entries[i];
