@@ -201,3 +201,8 @@ export function renderChat(
     throw new ChatTemplateError(`chat template failed to render: ${(err as Error).message}`);
   }
 }
+
+/** ChatML: the template used everywhere (training, evaluation, serving) when a model file carries none. */
+export const FALLBACK_CHAT_TEMPLATE =
+  "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}{% endfor %}" +
+  "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";

@@ -1,14 +1,10 @@
 // Chat prompts rendered with the model's own Jinja chat template (tokenizer.chat_template in the GGUF)
 // through lib/chat's renderChat, the same renderer the training data goes through. Models without a
 // template get ChatML. Templates that do not know about tools get the tool list as a system message.
-import { renderChat } from "../chat/template.js";
+import { FALLBACK_CHAT_TEMPLATE, renderChat } from "../chat/template.js";
 import type { ChatMessage, ToolSchema } from "../chat/types.js";
 import { InputError } from "../util/errors.js";
 
-/** ChatML, used when a GGUF carries no chat template. */
-export const FALLBACK_CHAT_TEMPLATE =
-  "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}{% endfor %}" +
-  "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
 /** What the renderer needs to know about the model. */
 export interface TemplateSource {

@@ -3,16 +3,12 @@
 // maxSeq tokens with per-record segments and positions.
 import { readRows } from "../data/read/rows.js";
 import { chatRender } from "../data/model-text.js";
+import { FALLBACK_CHAT_TEMPLATE } from "../chat/template.js";
 import { tokenizeRecord, packRecords, type PackedRow } from "../data/tokenize.js";
 import type { ChatRecord } from "../data/record.js";
 import { InputError } from "../util/errors.js";
 import type { Model } from "../models/model.js";
 
-/** Used when a model file carries no chat template (base models such as stories260K). */
-export const FALLBACK_CHAT_TEMPLATE =
-  "{% for m in messages %}{% if m.role == 'system' %}{{ m.content }}\n\n{% elif m.role == 'user' %}### User:\n{{ m.content }}\n\n" +
-  "{% elif m.role == 'assistant' %}### Assistant:\n{{ m.content }}{{ eos_token }}\n\n{% endif %}{% endfor %}" +
-  "{% if add_generation_prompt %}### Assistant:\n{% endif %}";
 
 export interface TrainRows {
   rows: PackedRow[];
