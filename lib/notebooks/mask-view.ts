@@ -5,7 +5,7 @@ import { chatRender, loadModelText, type ModelText } from "../data/model-text.js
 import { maskHtml } from "../data/plots.js";
 import type { ChatRecord } from "../data/record.js";
 import { tokenizeRecord, type RenderFn } from "../data/tokenize.js";
-import { FALLBACK_CHAT_TEMPLATE } from "../train/data.js";
+import { FALLBACK_CHAT_TEMPLATE } from "../chat/template.js";
 import { TunekitError } from "../util/errors.js";
 
 /** A model's text side with the render function the trainer uses for it. */
