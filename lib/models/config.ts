@@ -2,8 +2,9 @@
 import { InputError } from "../util/errors.js";
 import type { GgufFile } from "../gguf/index.js";
 import { RopeMode } from "../engine/ops.js";
+import { readGemma3nConfig, type Gemma3nConfig } from "./arch/gemma3n-config.js";
 
-export const SUPPORTED_ARCHS = ["llama", "qwen2", "qwen3", "gemma", "gemma2", "gemma3"] as const;
+export const SUPPORTED_ARCHS = ["llama", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "gemma3n"] as const;
 export type Arch = (typeof SUPPORTED_ARCHS)[number];
 
 export interface ModelConfig {
@@ -40,6 +41,8 @@ export interface ModelConfig {
   postNorms: boolean;
   /** Gated FFN activation. */
   ffnAct: "silu" | "gelu";
+  /** Gemma 3n only: AltUp, Laurel, per-layer embeddings, activation sparsity, KV sharing (arch/gemma3n.ts). */
+  gemma3n?: Gemma3nConfig;
 }
 
 /** Per-architecture constants that are not in the metadata (from llama.cpp src/models/<arch>.cpp). */
@@ -98,6 +101,14 @@ const ARCH_TRAITS: Record<
     embedScaled: true,
     swaPattern: 6,
   },
+  gemma3n: {
+    ropeMode: RopeMode.NEOX,
+    qkNorm: true,
+    postNorms: true,
+    ffnAct: "gelu",
+    embedScaled: true,
+    swaPattern: 5,
+  },
 };
 
 export function isSupportedArch(a: string): a is Arch {
@@ -125,10 +136,14 @@ export function readModelConfig(f: GgufFile): ModelConfig {
   const embd = f.tensor("token_embd.weight");
   const nVocab = f.getNumber(k("vocab_size"), embd?.shape[1] ?? (Array.isArray(tokens) ? tokens.length : 0));
   const traits = ARCH_TRAITS[arch];
-  const slidingWindow = traits.swaPattern
-    ? f.getNumber(k("attention.sliding_window"), arch === "gemma2" ? 4096 : 0)
-    : 0;
-  const pattern = f.getNumber(k("attention.sliding_window_pattern"), traits.swaPattern);
+  const slidingWindow = !traits.swaPattern
+    ? 0
+    : arch === "gemma3n" // required by llama.cpp's gemma3n loader
+      ? f.getNumber(k("attention.sliding_window"))
+      : f.getNumber(k("attention.sliding_window"), arch === "gemma2" ? 4096 : 0);
+  // gemma3n's pattern may be one boolean per layer (read in readGemma3nConfig)
+  const pattern =
+    arch === "gemma3n" ? 0 : f.getNumber(k("attention.sliding_window_pattern"), traits.swaPattern);
   const ropeBase = f.getNumber(k("rope.freq_base"), 10000);
   const cfg: ModelConfig = {
     arch,
@@ -161,6 +176,11 @@ export function readModelConfig(f: GgufFile): ModelConfig {
     postNorms: traits.postNorms,
     ffnAct: traits.ffnAct,
   };
+  if (arch === "gemma3n") {
+    // Q and K are RMS-normed, so llama.cpp leaves the scores unscaled (f_attention_scale = 1)
+    const g = readGemma3nConfig(f, nLayer);
+    Object.assign(cfg, { ...g, attnScale: 1 });
+  }
   validateConfig(cfg, f.path);
   return cfg;
 }

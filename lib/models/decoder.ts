@@ -6,6 +6,8 @@ import type { Ops } from "../engine/ops.js";
 import type { Tensor } from "../engine/tensor.js";
 import type { ModelConfig } from "./config.js";
 import type { ModelWeights } from "./weights.js";
+import { buildGemma3n } from "./arch/gemma3n.js";
+import { attendHeads } from "./attention.js";
 
 /** y = W·x for the linear layer `name` ("blk.3.attn_q"); LoRA adapters replace this to add B·A·x. */
 export type LinearFn = (ops: Ops, name: string, w: Tensor, x: Tensor) => Tensor;
@@ -37,11 +39,21 @@ export interface DecoderInputs {
   outputRows?: Tensor;
   /** Added to the token embeddings (NEFTune noise during training), f32 [nEmbd, T·B]. */
   embeddingNoise?: Tensor;
+  /**
+   * No backward will be built: Gemma 3n then uses ggml's fused GELU (f16 table, as llama.cpp computes it)
+   * instead of the differentiable form; the two differ by ~1e-3 relative, which Gemma 3n's AltUp amplifies.
+   */
+  inference?: boolean;
 }
 
 export interface DecoderOutputs {
   /** [nVocab, n] f32 logits. */
   logits: Tensor;
+}
+
+/** Graph nodes one block needs at most (forward), to size contexts: Gemma 3n's AltUp makes its blocks larger. */
+export function nodesPerLayer(c: ModelConfig): number {
+  return c.arch === "gemma3n" ? 240 + 16 * c.gemma3n!.nAltup ** 2 : 90;
 }
 
 export function buildDecoder(
@@ -51,8 +63,7 @@ export function buildDecoder(
   inp: DecoderInputs,
   linear: LinearFn = plainLinear,
 ): DecoderOutputs {
-  const T = inp.seqLen;
-  const B = inp.batch;
+  if (c.arch === "gemma3n") return buildGemma3n(ops, c, w, inp, linear);
   const norm = (x: Tensor, name: string) => ops.mul(ops.rmsNorm(x, c.normEps), w.get(name));
   const lin = (name: string, x: Tensor) => linear(ops, name, w.get(`${name}.weight`), x);
 
@@ -132,22 +143,19 @@ function attention(
     kAll = ops.reshape(k, [hd, nHeadKv, T, B]);
     vAll = ops.reshape(v, [hd, nHeadKv, T, B]);
   }
-  const q4 = ops.permute(ops.reshape(q, [hd, nHead, T, B]), [0, 2, 1, 3]); // [hd, T, nHead, B]
-  let k4 = ops.permute(kAll, [0, 2, 1, 3]); // [hd, nKv, nHeadKv, B]
-  let vT = ops.cont(ops.permute(vAll, [1, 2, 0, 3])); // [nKv, hd, nHeadKv, B]
-  if (nHead !== nHeadKv && B > 1) {
-    // GQA over a batch: ggml cannot differentiate a 4-D broadcast in mul_mat, so the KV heads are repeated
-    // explicitly, each group of nHead/nHeadKv query heads sharing one KV head (as the broadcast does).
-    const r = nHead / nHeadKv;
-    k4 = ops.reshape(ops.repeatTo(ops.reshape(ops.cont(k4), [hd * nKv, 1, nHeadKv, B]), [hd * nKv, r, nHeadKv, B]), [hd, nKv, nHead, B]);
-    vT = ops.reshape(ops.repeatTo(ops.reshape(vT, [nKv * hd, 1, nHeadKv, B]), [nKv * hd, r, nHeadKv, B]), [nKv, hd, nHead, B]);
-  }
-  let kq = ops.mulMat(k4, q4); // [nKv, T, nHead, B]
-  if (c.attnSoftcap > 0) kq = ops.scale(ops.tanh(ops.scale(kq, 1 / c.attnSoftcap)), c.attnSoftcap);
   const mask = swa && inp.maskSwa ? inp.maskSwa : inp.mask;
-  const p = ops.softMax(kq, mask, 1);
-  const o = ops.mulMat(vT, p); // [hd, T, nHead, B]
-  const merged = ops.reshape(ops.cont(ops.permute(o, [0, 2, 1, 3])), [hd * nHead, n]);
+  const merged = attendHeads(ops, {
+    q,
+    k: kAll,
+    v: vAll,
+    nHead,
+    nHeadKv,
+    seqLen: T,
+    batch: B,
+    nKv,
+    mask,
+    softcap: c.attnSoftcap,
+  });
   return lin(`${b}.attn_output`, merged);
 }
 

@@ -11,7 +11,7 @@ import { InputError } from "../util/errors.js";
 import { tokenizerFromGgufMetadata } from "../tokenizer/from-gguf.js";
 import type { Tokenizer } from "../tokenizer/types.js";
 import { readModelConfig, type ModelConfig } from "./config.js";
-import { attentionMask, buildDecoder, plainLinear, type LinearFn } from "./decoder.js";
+import { attentionMask, buildDecoder, nodesPerLayer, plainLinear, type LinearFn } from "./decoder.js";
 import { ModelWeights, type ModelLoadOptions } from "./weights.js";
 
 export class Model {
@@ -71,7 +71,8 @@ export class Model {
     const T = tokens.length;
     if (T === 0) return [];
     const c = this.config;
-    const ctx = new Context({ maxTensors: 64 + c.nLayer * 80, graphSize: 256 + c.nLayer * 80 });
+    const perLayer = nodesPerLayer(c);
+    const ctx = new Context({ maxTensors: 64 + c.nLayer * perLayer, graphSize: 256 + c.nLayer * perLayer });
     try {
       const ops = new Ops(ctx);
       const inTokens = ctx.input(GgmlType.I32, [T], "tokens");
@@ -82,7 +83,7 @@ export class Model {
         ops,
         c,
         this.weights,
-        { tokens: inTokens, positions, mask, maskSwa, seqLen: T, batch: 1 },
+        { tokens: inTokens, positions, mask, maskSwa, seqLen: T, batch: 1, inference: true },
         linear,
       );
       const graph = Graph.build(ctx, [logits]);

@@ -17,10 +17,20 @@ import { isSupportedArch, SUPPORTED_ARCHS, validateConfig, type Arch, type Model
 import { tensorSpecs, type TensorSpec } from "./tensors.js";
 import { RopeMode } from "../engine/ops.js";
 import { castF32 } from "./cast.js";
+import {
+  gemma3nMetadata,
+  newGemma3nConfig,
+  swaPatternLayers,
+  GEMMA3N_LLAMA_CPP,
+} from "./arch/gemma3n-config.js";
 
 /** What model to make. Omitted dimensions take small per-architecture defaults (see ARCH_DEFAULTS). */
 export interface NewModelOptions {
-  /** Architecture (llama, qwen2, qwen3, gemma, gemma2, gemma3). */
+  /**
+   * Architecture (llama, qwen2, qwen3, gemma, gemma2, gemma3, gemma3n). gemma3n models get llama.cpp's fixed
+   * AltUp (4 streams), Laurel rank 64 and per-layer embedding width 256 — the only values its loader accepts —
+   * activation sparsity on layers 0–9, and keys/values shared from layer 20 on.
+   */
   arch: string;
   /** Embedding width (n_embd). */
   dim?: number;
@@ -39,7 +49,7 @@ export interface NewModelOptions {
    * tokens (special tokens must be among them); a larger one is refused.
    */
   vocab?: number;
-  /** Sliding-window size of the local layers (gemma2, gemma3). Default 8, small so it matters in tests. */
+  /** Sliding-window size of the local layers (gemma2, gemma3, gemma3n). Default 8, small so it matters in tests. */
   slidingWindow?: number;
   /** Training context length written to the metadata. Default 2048. */
   contextLength?: number;
@@ -87,7 +97,10 @@ interface ArchDefaults {
   untiedOutput: boolean;
 }
 
-/** Small defaults; gemma3 has 7 layers so that both local (0–4, 6) and global (5) layers exist. */
+/**
+ * Small defaults; gemma3 has 7 layers so that both local (0–4, 6) and global (5) layers exist, gemma3n 6
+ * (local 0–3 and 5, global 4).
+ */
 const ARCH_DEFAULTS: Record<Arch, ArchDefaults> = {
   llama: {
     dim: 64,
@@ -153,6 +166,17 @@ const ARCH_DEFAULTS: Record<Arch, ArchDefaults> = {
     ropeBase: 1e6,
     untiedOutput: false,
   },
+  gemma3n: {
+    dim: 64,
+    layers: 6,
+    heads: 4,
+    kvHeads: 2,
+    headDim: 32,
+    ffn: 128,
+    normEps: 1e-6,
+    ropeBase: 1e6,
+    untiedOutput: false,
+  },
 };
 
 /** The tokenizer used when none is given: the Llama 2 32k SentencePiece vocabulary of tiny-random-llama. */
@@ -196,7 +220,7 @@ export async function newModelGguf(o: NewModelOptions): Promise<NewModelResult> 
   const headDim = o.headDim ?? d.headDim ?? dim / heads;
   const layers = o.layers ?? d.layers;
   const ffn = o.ffn ?? d.ffn;
-  const hasSwa = arch === "gemma2" || arch === "gemma3";
+  const hasSwa = arch === "gemma2" || arch === "gemma3" || arch === "gemma3n";
   const slidingWindow = hasSwa ? (o.slidingWindow ?? 8) : 0;
   const contextLength = o.contextLength ?? 2048;
   const cfg = configFor(arch, {
@@ -227,8 +251,13 @@ export async function newModelGguf(o: NewModelOptions): Promise<NewModelResult> 
   const specs = tensorSpecs(cfg).filter((s) => !s.optional || (s.name === "output.weight" && d.untiedOutput));
   const ggmlMatrixType = type === "f16" ? GgmlType.F16 : GgmlType.F32;
   const tensors = specs.map((s) => {
-    const t = s.kind === "vector" ? GgmlType.F32 : ggmlMatrixType;
-    return { name: s.name, type: t, shape: s.shape, data: () => castF32(randomTensor(s, dim, o.seed), t) };
+    const t = s.kind === "vector" || s.kind === "small" ? GgmlType.F32 : ggmlMatrixType;
+    return {
+      name: s.name,
+      type: t,
+      shape: s.shape,
+      data: () => castF32(randomTensor(s, dim, o.seed, arch), t),
+    };
   });
   const parameters = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
   const { bytes } = await writeGguf(o.out, { metadata: meta, tensors });
@@ -287,6 +316,7 @@ export function architectureMetadata(
     meta.push([k("rope.freq_base_swa"), gguf.f32(c.ropeBaseSwa)]);
     if (c.finalSoftcap > 0) meta.push([k("final_logit_softcapping"), gguf.f32(c.finalSoftcap)]);
   }
+  if (c.arch === "gemma3n") meta.push(...gemma3nMetadata(c));
   return meta;
 }
 
@@ -308,6 +338,17 @@ export function configFor(
   },
 ): ModelConfig {
   const gemma = arch.startsWith("gemma");
+  if (arch === "gemma3n") {
+    const swaLayers = swaPatternLayers(p.layers, GEMMA3N_LLAMA_CPP.swaPattern);
+    return {
+      ...configFor("gemma3", p),
+      arch,
+      swaLayers,
+      finalSoftcap: GEMMA3N_LLAMA_CPP.finalSoftcap,
+      attnScale: 1,
+      gemma3n: newGemma3nConfig(p.layers, swaLayers),
+    };
+  }
   const pattern = arch === "gemma2" ? 2 : arch === "gemma3" ? 6 : 0;
   return {
     arch,
@@ -342,13 +383,15 @@ export function configFor(
  * embeddings N(0, 4/dim) so logits spread over a few nats, norm weights 1 ± 0.1 (llama.cpp's Gemma GGUFs
  * store norm weights with the +1 already added, so the same holds there), biases N(0, 0.1²).
  */
-function randomTensor(s: TensorSpec, dim: number, seed: number): Float32Array {
+function randomTensor(s: TensorSpec, dim: number, seed: number, arch: Arch): Float32Array {
   const n = s.shape.reduce((a, b) => a * b, 1);
   const rnd = normalGenerator(seed, s.name);
   const out = new Float32Array(n);
   let mean = 0;
   let std: number;
-  if (s.kind === "vector") {
+  const special = arch === "gemma3n" ? gemma3nInit(s) : undefined;
+  if (special) ({ mean, std } = special);
+  else if (s.kind === "vector") {
     const isNorm = s.name.includes("norm");
     mean = isNorm ? 1 : 0;
     std = 0.1;
@@ -356,6 +399,22 @@ function randomTensor(s: TensorSpec, dim: number, seed: number): Float32Array {
   else std = 1 / Math.sqrt(s.shape[0]);
   for (let i = 0; i < n; i++) out[i] = mean + std * rnd();
   return out;
+}
+
+/**
+ * Gemma 3n tensors whose scale matters: attention scores are q·k of RMS-normed heads with no 1/√hd, so the
+ * Q/K norm weights are hd^(−1/4) (scores of unit variance; with weights near 1 softmax becomes an argmax and
+ * the model chaotic); the router sees rms_norm(x)/nEmbd, so its weights are large enough for the AltUp
+ * mixing to matter, while the AltUp coefficients stay small as in a trained model.
+ */
+function gemma3nInit(s: TensorSpec): { mean: number; std: number } | undefined {
+  if (/attn_[qk]_norm\.weight$/.test(s.name)) return { mean: s.shape[0] ** -0.25, std: 0.02 };
+  if (s.name.endsWith("altup_correct_scale.weight")) return { mean: 1, std: 0.1 };
+  if (s.name === "per_layer_token_embd.weight")
+    return { mean: 0, std: 1 / Math.sqrt(GEMMA3N_LLAMA_CPP.perLayerDim) }; // ×√perLayerDim in the graph
+  if (s.name.endsWith("altup_router.weight")) return { mean: 0, std: 4 };
+  if (s.name.endsWith("_coef.weight")) return { mean: 0, std: 0.05 };
+  return undefined;
 }
 
 /** Standard normal samples (Box–Muller) from a 32-bit generator (mulberry32) seeded by seed and a name. */

@@ -7,7 +7,7 @@ import { Ops } from "../engine/ops.js";
 import type { Tensor } from "../engine/tensor.js";
 import { GgmlType } from "../gguf/ggml-types.js";
 import { InputError } from "../util/errors.js";
-import { attentionMask, buildDecoder, plainLinear, type LinearFn } from "./decoder.js";
+import { attentionMask, buildDecoder, nodesPerLayer, plainLinear, type LinearFn } from "./decoder.js";
 import type { Model } from "./model.js";
 
 /** One built decoding graph and its inputs. */
@@ -54,7 +54,8 @@ export class Session {
 
   private build(T: number, nKv: number): StepGraph {
     const c = this.model.config;
-    const ctx = new Context({ maxTensors: 64 + c.nLayer * 90, graphSize: 256 + c.nLayer * 90 });
+    const perLayer = nodesPerLayer(c);
+    const ctx = new Context({ maxTensors: 64 + c.nLayer * perLayer, graphSize: 256 + c.nLayer * perLayer });
     try {
       const ops = new Ops(ctx);
       const s = {
@@ -79,6 +80,7 @@ export class Session {
           maskSwa: s.maskSwa,
           seqLen: T,
           batch: 1,
+          inference: true,
           outputRows: s.lastRow,
           kv: { k: this.k, v: this.v, writeRows: s.writeRows, nKv },
         },

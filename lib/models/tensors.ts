@@ -1,14 +1,19 @@
 // The GGUF tensor names and shapes each architecture needs (llama.cpp src/llama-arch.cpp names; shapes in
 // ggml order as llama.cpp's loaders create them). Checked before anything reaches ggml.
 import type { ModelConfig } from "./config.js";
+import { gemma3nTensorSpecs } from "./arch/gemma3n-config.js";
 
 export interface TensorSpec {
   name: string;
   shape: number[];
   /** Optional tensors may be absent (tied output, rope frequency factors). */
   optional?: boolean;
-  /** Norm weights and biases stay f32; matrices may be quantized. */
-  kind: "matrix" | "vector" | "embedding";
+  /**
+   * Norm weights and biases stay f32; matrices may be quantized (and get transposed copies for training);
+   * embeddings are read by row; "small" tensors (Gemma 3n AltUp coefficients, routers, stacked projections)
+   * are kept as stored and written in f32 — they are tiny and numerically fragile.
+   */
+  kind: "matrix" | "vector" | "embedding" | "small";
 }
 
 /** Names of a block's linear layers (the LoRA targets), as "blk.N.<name>". */
@@ -24,6 +29,7 @@ export const LINEAR_NAMES = [
 export type LinearName = (typeof LINEAR_NAMES)[number];
 
 export function tensorSpecs(c: ModelConfig): TensorSpec[] {
+  if (c.arch === "gemma3n") return gemma3nTensorSpecs(c);
   const qDim = c.nHead * c.headDim;
   const kvDim = c.nHeadKv * c.headDim;
   const specs: TensorSpec[] = [
