@@ -19,3 +19,10 @@ export {
   type HfConversionOptions,
 } from "./hf.js";
 export { hfDirTokenizerToGgufMetadata } from "./hf-dir.js";
+export {
+  trainByteLevelBpe,
+  byteLevelBpeMetadata,
+  type TrainedBpe,
+  type TrainBpeOptions,
+  type ByteLevelBpeMetadataOptions,
+} from "./train-bpe.js";

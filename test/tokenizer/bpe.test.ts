@@ -9,7 +9,7 @@ import { getLlamaCpp } from "../../lib/infer/llama.js";
 import { tokenizerFromGgufMetadata, type LlamaTokenizer } from "../../lib/tokenizer/index.js";
 import type { TokenizerMetadata } from "../../lib/tokenizer/metadata.js";
 import { TokenType } from "../../lib/tokenizer/vocab.js";
-import { trainByteLevelBpe } from "./bpe-train.js";
+import { trainByteLevelBpe } from "../../lib/tokenizer/train-bpe.js";
 import { testCorpus } from "./corpus.js";
 import {
   SAMPLE_TEXTS,

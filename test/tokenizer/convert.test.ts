@@ -17,7 +17,7 @@ import {
   tokenizerFromGgufMetadata,
   TokenType,
 } from "../../lib/tokenizer/index.js";
-import { trainByteLevelBpe } from "./bpe-train.js";
+import { trainByteLevelBpe } from "../../lib/tokenizer/train-bpe.js";
 import { testCorpus } from "./corpus.js";
 import { SAMPLE_TEXTS, loadVocab, tempDir, tokenizationMismatches, writeVocabGguf } from "./helpers.js";
 
