@@ -109,7 +109,8 @@ function captureInputs(
     const ops = new Ops(ctx);
     const captured: Array<[string, Tensor]> = [];
     const linear: LinearFn = (o, name, w, x) => {
-      captured.push([`${name}.weight`, x.isContiguous ? x : o.cont(x)]);
+      // like llama.cpp's imatrix without --process-output: the block matrices only
+      if (name.startsWith("blk.")) captured.push([`${name}.weight`, x.isContiguous ? x : o.cont(x)]);
       return o.mulMat(w, x);
     };
     const inTokens = ctx.input(GgmlType.I32, [T], "tokens");
