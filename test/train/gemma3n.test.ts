@@ -1,6 +1,6 @@
 // LoRA training through the whole Gemma 3n graph (AltUp, Laurel, per-layer embeddings, gaussian top-k, all in
 // f32 with differentiable ops): gradients stay finite and a few AdamW steps lower the loss on a text the
-// random model has never seen; the trained adapter changes the model's logits.
+// random model has never seen; the trained adapter changes the logits, and llama.cpp applies it identically.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -11,6 +11,10 @@ import { train, type TrainLogRow } from "../../lib/train/trainer.js";
 import { newModelGguf } from "../../lib/models/new-model.js";
 import { Model } from "../../lib/models/model.js";
 import { LoraAdapter } from "../../lib/lora/adapter.js";
+import { loadModel } from "../../lib/infer/model.js";
+import { nextTokenLogits } from "../../lib/infer/scoring.js";
+import { maxLogSoftmaxDelta } from "../models/parity-util.js";
+import type { Token } from "node-llama-cpp";
 import { skip, UNSEEN } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tunekit-gemma3n-train-"));
@@ -64,6 +68,22 @@ test("gemma3n: LoRA gradients are finite and AdamW steps lower the loss", { skip
     for (let t = 0; t < tokens.length; t++)
       for (let i = 0; i < plain[t].length; i++) moved = Math.max(moved, Math.abs(plain[t][i] - tuned[t][i]));
     assert.ok(moved > 0.1, `the adapter moves logits by only ${moved}`);
+    // llama.cpp applies the exported adapter to the same layers
+    const ref = await loadModel({
+      modelPath,
+      adapterPath: r.adapterPath,
+      contextSize: 64,
+      precise: true,
+      threads: 1,
+    });
+    try {
+      const theirs = await ref.exclusive(() => nextTokenLogits(ref, tokens as Token[]));
+      const delta = maxLogSoftmaxDelta(tuned, theirs);
+      console.log(`# trained adapter: tunekit vs llama.cpp max |Δ log-softmax| = ${delta.toExponential(2)}`);
+      assert.ok(delta <= 5e-3, `${delta}`);
+    } finally {
+      await ref.dispose();
+    }
   } finally {
     adapter.free();
     model.dispose();

@@ -24,7 +24,7 @@ export function register(program: Command): void {
   program
     .command("new-model")
     .description("Write a GGUF model with random (seeded) weights that llama.cpp and tunekit load")
-    .requiredOption("--arch <arch>", "llama, qwen2, qwen3, gemma, gemma2 or gemma3")
+    .requiredOption("--arch <arch>", "llama, qwen2, qwen3, gemma, gemma2, gemma3 or gemma3n")
     .option("--dim <n>", "embedding width", num("--dim"))
     .option("--layers <n>", "decoder blocks", num("--layers"))
     .option("--heads <n>", "attention heads", num("--heads"))
