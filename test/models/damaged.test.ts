@@ -119,7 +119,7 @@ test("newModelGguf refuses bad requests with InputError", { skip }, async () => 
   );
   await assert.rejects(newModelGguf({ arch: "llama", seed: 1, out, heads: 4, kvHeads: 3 }), InputError);
   await assert.rejects(
-    newModelGguf({ arch: "llama", seed: 1, out, vocab: 40000 }),
+    newModelGguf({ arch: "llama", seed: 1, out, vocab: 2 ** 21 }),
     (e: unknown) => e instanceof InputError && /vocab/.test(e.message),
   );
   await assert.rejects(
