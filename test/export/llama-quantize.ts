@@ -47,10 +47,47 @@ function bind() {
   return fns;
 }
 
-/** Runs llama.cpp's quantizer (one thread) for LLAMA_FTYPE `ftype`; throws when it reports failure. */
-export function llamaQuantize(input: string, output: string, ftype: number): void {
+let entryType: ReturnType<typeof koffi.struct> | undefined;
+
+/**
+ * Runs llama.cpp's quantizer (one thread) for LLAMA_FTYPE `ftype`, optionally with importance-matrix data
+ * (tensor name → per-column weights, what llama-quantize passes after reading an imatrix file); throws
+ * when it reports failure.
+ */
+export function llamaQuantize(
+  input: string,
+  output: string,
+  ftype: number,
+  imatrix?: Map<string, Float32Array>,
+): void {
   const { defaults, quantize } = bind();
-  const p = { ...defaults(), ftype, nthread: 1 };
+  const p: Record<string, unknown> = { ...defaults(), ftype, nthread: 1 };
+  if (imatrix) {
+    // struct llama_model_imatrix_data { const char * name; const float * data; size_t size; }[], null-terminated
+    entryType ??= koffi.struct("tk_llama_model_imatrix_data", {
+      name: "void*",
+      data: "void*",
+      size: "size_t",
+    });
+    const Entry = entryType;
+    const entries = koffi.alloc(Entry, imatrix.size + 1);
+    let i = 0;
+    for (const [name, values] of imatrix) {
+      const bytes = Buffer.from(name + "\0");
+      const namePtr = koffi.alloc("uint8_t", bytes.length);
+      koffi.encode(namePtr, "uint8_t", [...bytes], bytes.length);
+      const dataPtr = koffi.alloc("float", values.length);
+      koffi.encode(dataPtr, "float", [...values], values.length);
+      koffi.encode(entries, i * koffi.sizeof(Entry), Entry, {
+        name: namePtr,
+        data: dataPtr,
+        size: values.length,
+      });
+      i++;
+    }
+    koffi.encode(entries, i * koffi.sizeof(Entry), Entry, { name: null, data: null, size: 0 });
+    p.imatrix = entries;
+  }
   const rc = quantize(input, output, p);
   if (rc !== 0) throw new Error(`llama_model_quantize failed (${rc})`);
 }
