@@ -225,8 +225,12 @@ export async function train(
     };
 
     while (state.step < totalSteps) {
+      // An optimizer step never spans two epochs: the last step of an epoch accumulates what is left
+      // (as transformers' Trainer does), so "3 epochs" means three passes over the data.
+      const epochEnd = (Math.floor(state.microBatches / mbPerEpoch) + 1) * mbPerEpoch;
+      const windowSize = Math.min(cfg.gradAccum, epochEnd - state.microBatches);
       const window: Array<ReturnType<typeof rowAt>[]> = [];
-      for (let k = 0; k < cfg.gradAccum; k++) {
+      for (let k = 0; k < windowSize; k++) {
         const mb = state.microBatches + k;
         window.push(Array.from({ length: cfg.batch }, (_, b) => rowAt(mb, b)));
       }
@@ -246,7 +250,7 @@ export async function train(
       const lr = learningRate({ lr: cfg.lr, scheduler: cfg.scheduler, warmupSteps, totalSteps }, state.step);
       const { gradNorm } = normaliser > 0 ? adam.update(lr, cfg.maxGradNorm) : { gradNorm: 0 };
       state.step++;
-      state.microBatches += cfg.gradAccum;
+      state.microBatches += windowSize;
       state.tokens += targets;
       windowTokens += window.flat().filter(Boolean).length * cfg.maxSeq;
       lastLoss = nll / Math.max(1, targets);

@@ -169,3 +169,14 @@ test("full fine-tuning trains every tensor and writes a model llama.cpp agrees w
     model.dispose();
   }
 });
+
+test("epochs are whole passes: an optimizer step never spans two epochs", { skip }, async () => {
+  const f = await fixture();
+  const epochs: number[] = [];
+  const r = await train(base(f, "epochs", { epochs: 2, gradAccum: 3, evalData: undefined }), {
+    onLog: (x) => epochs.push(x.epoch),
+  });
+  assert.equal(epochs.at(-1), 2, `epoch counter at the end: ${epochs.at(-1)}`);
+  assert.ok(epochs.includes(1), `one step ends exactly at the first epoch: ${epochs}`);
+  assert.equal(r.steps, epochs.length);
+});
