@@ -70,7 +70,11 @@ function describeFile(path: string, name: string): SampleDataset | undefined {
   }
 }
 
+/** Folders of data/ that hold no raw sample dataset: the embedded model and the prepared splits. */
+const NOT_SAMPLES = new Set(["default-model", "prepared"]);
+
 function describeFolder(dir: string, name: string): SampleDataset | undefined {
+  if (NOT_SAMPLES.has(name)) return undefined;
   const entries = readdirSync(dir, { withFileTypes: true });
   const classes = entries
     .filter((e) => e.isDirectory())
