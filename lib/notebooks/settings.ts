@@ -47,10 +47,10 @@ export function notebookSettings(): NotebookSettings {
   const fast = fastMode();
   return {
     fast,
-    trainSteps: fast ? 8 : 60,
-    resumeSteps: fast ? 4 : 20,
-    evalEvery: fast ? 4 : 10,
-    maxSeq: 256,
+    trainSteps: fast ? 6 : 30,
+    resumeSteps: fast ? 3 : 10,
+    evalEvery: fast ? 3 : 10,
+    maxSeq: 128,
     batch: 4,
     compareTokens: fast ? 256 : 1024,
     comparePrompts: fast ? 3 : 8,
