@@ -41,10 +41,19 @@ export function inNotebook(): boolean {
  * Sends a MIME bundle to the notebook; outside a kernel prints its `text/plain` entry to stdout.
  * Every show* function goes through here.
  */
-export function displayBundle(bundle: MimeBundle): void {
+export function displayBundle(bundle: MimeBundle, options: DisplayOptions = {}): void {
   const write = kernelWriter();
-  if (write) write({ data: bundle, metadata: {}, transient: {} }, false);
+  const transient = options.displayId ? { display_id: options.displayId } : {};
+  if (write) write({ data: bundle, metadata: {}, transient }, options.update === true);
   else process.stdout.write((bundle["text/plain"] ?? "") + "\n");
+}
+
+/** Options of {@link displayBundle}. */
+export interface DisplayOptions {
+  /** Jupyter display id: a later call with the same id and `update: true` replaces this output in place. */
+  displayId?: string;
+  /** Replace the output shown earlier under `displayId` instead of adding a new one. */
+  update?: boolean;
 }
 
 // ---------------------------------------------------------------- tables
@@ -304,4 +313,45 @@ export function showImageRow(
 /** Shows Markdown: rendered in a notebook, printed as is elsewhere. */
 export function showMarkdown(markdown: string): void {
   displayBundle({ "text/markdown": markdown, "text/plain": markdown });
+}
+
+/**
+ * A chart that is redrawn in place while something runs (e.g. a loss curve during training). Updates
+ * carry the plotly figure and a text summary; {@link LivePlot.finish} adds the HTML rendering with
+ * plotly.js inlined, so the saved notebook shows the final chart in every front end. Outside a kernel
+ * only the final text summary is printed.
+ */
+export class LivePlot {
+  private readonly id = `tunekit-live-${Math.random().toString(36).slice(2, 10)}`;
+  private shown = false;
+
+  /** Shows or redraws the figure. */
+  update(fig: PlotlyFigure): void {
+    if (!inNotebook()) return;
+    const bundle: MimeBundle = {
+      "application/vnd.plotly.v1+json": JSON.stringify({
+        data: fig.data,
+        layout: fig.layout ?? {},
+        config: fig.config ?? {},
+      }),
+      "text/plain": formatPlotText(fig),
+    };
+    displayBundle(bundle, { displayId: this.id, update: this.shown });
+    this.shown = true;
+  }
+
+  /** Draws the final figure (with its HTML rendering). */
+  finish(fig: PlotlyFigure): void {
+    const bundle: MimeBundle = {
+      "application/vnd.plotly.v1+json": JSON.stringify({
+        data: fig.data,
+        layout: fig.layout ?? {},
+        config: fig.config ?? {},
+      }),
+      "text/plain": formatPlotText(fig),
+    };
+    if (inNotebook()) bundle["text/html"] = plotHtml(fig, { includeLibrary: true, divId: this.id });
+    displayBundle(bundle, { displayId: this.id, update: this.shown });
+    this.shown = true;
+  }
 }

@@ -47,9 +47,9 @@ export function notebookSettings(): NotebookSettings {
   const fast = fastMode();
   return {
     fast,
-    trainSteps: fast ? 6 : 30,
-    resumeSteps: fast ? 3 : 10,
-    evalEvery: fast ? 3 : 10,
+    trainSteps: fast ? 6 : 120,
+    resumeSteps: fast ? 3 : 30,
+    evalEvery: fast ? 3 : 20,
     maxSeq: 128,
     batch: 4,
     compareTokens: fast ? 256 : 1024,
