@@ -47,9 +47,9 @@ export function notebookSettings(): NotebookSettings {
   const fast = fastMode();
   return {
     fast,
-    trainSteps: fast ? 6 : 120,
-    resumeSteps: fast ? 3 : 30,
-    evalEvery: fast ? 3 : 20,
+    trainSteps: fast ? 6 : 28,
+    resumeSteps: fast ? 3 : 14,
+    evalEvery: fast ? 3 : 7,
     maxSeq: 128,
     batch: 4,
     compareTokens: fast ? 256 : 1024,
@@ -64,6 +64,12 @@ export interface NotebookModel {
   path: string;
   /** "default": the embedded default model; "env": named by TUNEKIT_NOTEBOOK_MODEL. */
   source: "default" | "env";
+  /**
+   * CPU threads for llama.cpp (node-llama-cpp) on this model: 1 for the embedded default, whose
+   * matrices are too small to split (with all cores it decoded ~2 tokens/s against ~500 with one on a
+   * busy 2-core machine); undefined (node-llama-cpp's choice) for another model.
+   */
+  inferenceThreads?: number;
 }
 
 /** The base model: $TUNEKIT_NOTEBOOK_MODEL when set, else the embedded default (which must exist). */
@@ -78,5 +84,5 @@ export function notebookBaseModel(): NotebookModel {
     throw new TunekitError(
       `the embedded default model ${DEFAULT_MODEL_PATH} is missing; set ${MODEL_ENV} to a GGUF file to use another base model`,
     );
-  return { path: DEFAULT_MODEL_PATH, source: "default" };
+  return { path: DEFAULT_MODEL_PATH, source: "default", inferenceThreads: 1 };
 }

@@ -154,7 +154,7 @@ const chosen = {
   quantizeBase: "none",
   batch: settings.batch,
   maxSeq: settings.maxSeq,
-  lr: 2e-3,
+  lr: 1e-3,
   warmup: 0.1,
   maxSteps: settings.trainSteps,
   evalEvery: settings.evalEvery,
