@@ -4,6 +4,7 @@
 import { statSync } from "node:fs";
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import { getLlamaCpp } from "./llama.js";
+import { decodeThreads } from "../engine/threads.js";
 import { InputError, TunekitError } from "../util/errors.js";
 
 /** Options of {@link loadModel}. */
@@ -16,7 +17,7 @@ export interface LoadModelOptions {
   adapterScale?: number;
   /** Context length in tokens. Default: the model's training context, at most 4096. */
   contextSize?: number;
-  /** CPU threads for evaluation. Default: node-llama-cpp's choice (all cores). 1 is fastest for tiny models on a busy machine. */
+  /** CPU threads for evaluation. Default: 1 for small models (lib/engine/threads.ts), else node-llama-cpp's choice. */
   threads?: number;
   /** Logical batch size for prompt processing. Default: node-llama-cpp's choice. */
   batchSize?: number;
@@ -119,13 +120,14 @@ export async function loadModel(options: LoadModelOptions): Promise<LoadedModel>
       file: options.modelPath,
     });
   }
+  const threads = options.threads ?? decodeThreads(fileBytes);
   const contextSize = options.contextSize ?? Math.min(model.trainContextSize || 4096, 4096);
   let context: LlamaContext;
   try {
     context = await model.createContext({
       contextSize,
       sequences: 1,
-      ...(options.threads ? { threads: options.threads } : {}),
+      ...(threads ? { threads } : {}),
       ...(options.batchSize ? { batchSize: options.batchSize } : {}),
       ...(options.precise
         ? {

@@ -4,6 +4,7 @@
 import { Context } from "../engine/context.js";
 import { Graph } from "../engine/graph.js";
 import { Ops } from "../engine/ops.js";
+import { decodeThreads } from "../engine/threads.js";
 import type { Tensor } from "../engine/tensor.js";
 import { GgmlType } from "../gguf/ggml-types.js";
 import { InputError } from "../util/errors.js";
@@ -24,9 +25,6 @@ interface StepGraph {
   maskSwa?: Tensor;
   logits: Tensor;
 }
-
-/** Below this many bytes of weights, single-token steps run on one thread. */
-const SMALL_MODEL_BYTES = 32 << 20;
 
 export class Session {
   private readonly cache: Context;
@@ -106,11 +104,8 @@ export class Session {
     const m = { queryPos: pos, keyPos, seqLen: s.T, batch: 1, nKv: s.nKv };
     s.mask.set(attentionMask(m));
     s.maskSwa?.set(attentionMask({ ...m, window: c.slidingWindow }));
-    // Like llama.cpp's n_threads vs n_threads_batch: a single-token step of a small model is too little work to
-    // split, and on a busy machine the thread barrier then costs more than the step (measured: 434 vs 12
-    // tokens/s for stories260K on 1 vs 2 threads under load).
-    const small = s.T === 1 && this.model.weights.bytes < SMALL_MODEL_BYTES;
-    s.graph.compute(undefined, small ? 1 : undefined);
+    // Like llama.cpp's n_threads vs n_threads_batch: the thread policy of lib/engine/threads.ts for one token.
+    s.graph.compute(undefined, s.T === 1 ? decodeThreads(this.model.weights.bytes) : undefined);
     return s.logits.f32().slice();
   }
 

@@ -35,7 +35,7 @@ export interface MainJobOptions {
   maxTokens?: number;
   /** Generated answers shown in the report, before and after. Default 2. */
   samples?: number;
-  /** CPU threads for llama.cpp during evaluation (1 is fastest for tiny models). Default 1. */
+  /** CPU threads for llama.cpp during evaluation. Default: the policy of lib/engine/threads.ts (1 for small models). */
   evalThreads?: number;
   /** Progress messages (one line each). */
   onProgress?: (message: string) => void;
@@ -241,7 +241,7 @@ export async function runMainJob(o: MainJobOptions): Promise<MainJobReport> {
           name: f.label,
           metrics: ["nll", "bleu", "chrf", "rouge", "exact", "latency"],
           maxTokens: o.maxTokens ?? 96,
-          threads: o.evalThreads ?? 1,
+          ...(o.evalThreads !== undefined ? { threads: o.evalThreads } : {}),
           ...(o.evalLimit !== undefined ? { limit: o.evalLimit } : {}),
           out: evalDir,
         });
