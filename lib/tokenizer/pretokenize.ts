@@ -111,19 +111,21 @@ const splitGpt2: Splitter = (cps, pieces) =>
       }
       let nWs = 0;
       while (isWs(s.flags(pos + nWs))) nWs++;
-      if (nWs > 1 && s.cpt(pos + nWs) !== OUT_OF_RANGE) {
-        pos += nWs - 1;
-        s.cut(pos);
-        continue;
-      }
-      if (nWs > 0) {
-        pos += nWs;
-        s.cut(pos);
-        continue;
-      }
-      s.cut(++pos);
+      pos = cutWhitespace(s, pos, nWs);
     }
   });
+
+/**
+ * The common tail of the GPT-2 and Llama 3 patterns, `\s+(?!\S)|\s+` (else one codepoint), for a run of
+ * `nWs` whitespace codepoints at `pos`: cuts the piece and returns where scanning goes on.
+ */
+function cutWhitespace(s: Scanner, pos: number, nWs: number): number {
+  // \s+(?!\S): leave the last space to the next piece, unless the run ends the text
+  if (nWs > 1 && s.cpt(pos + nWs) !== OUT_OF_RANGE) pos += nWs - 1;
+  else pos += Math.max(nWs, 1);
+  s.cut(pos);
+  return pos;
+}
 
 /**
  * Llama 3 / Qwen 2 / Qwen 3.5 family:
@@ -189,18 +191,7 @@ function llama3Like(maxDigits: number, marks: boolean): Splitter {
           s.cut(pos);
           continue;
         }
-        // \s+(?!\S)
-        if (nWs > 1 && s.cpt(pos + nWs) !== OUT_OF_RANGE) {
-          pos += nWs - 1;
-          s.cut(pos);
-          continue;
-        }
-        if (nWs > 0) {
-          pos += nWs;
-          s.cut(pos);
-          continue;
-        }
-        s.cut(++pos);
+        pos = cutWhitespace(s, pos, nWs);
       }
     });
 }
