@@ -119,6 +119,22 @@ function bind(folder: BinaryFolder) {
     ggml_cpy: b<[C, T, T], T>("void* ggml_cpy(void* ctx, void* a, void* b)"),
     ggml_cast: b<[C, T, number], T>("void* ggml_cast(void* ctx, void* a, int type)"),
     ggml_argmax: b<[C, T], T>("void* ggml_argmax(void* ctx, void* a)"),
+    // --- convolution, padding, pooling, resizing (vision encoders) ---
+    ggml_conv_2d_direct: b<[C, T, T, number, number, number, number, number, number], T>(
+      "void* ggml_conv_2d_direct(void* ctx, void* a, void* b, int s0, int s1, int p0, int p1, int d0, int d1)",
+    ),
+    ggml_conv_2d_dw: b<[C, T, T, number, number, number, number, number, number], T>(
+      "void* ggml_conv_2d_dw(void* ctx, void* a, void* b, int s0, int s1, int p0, int p1, int d0, int d1)",
+    ),
+    ggml_pad_ext: b<[C, T, number, number, number, number, number, number, number, number], T>(
+      "void* ggml_pad_ext(void* ctx, void* a, int lp0, int rp0, int lp1, int rp1, int lp2, int rp2, int lp3, int rp3)",
+    ),
+    ggml_upscale: b<[C, T, number, number], T>(
+      "void* ggml_upscale(void* ctx, void* a, int scale_factor, int mode)",
+    ),
+    ggml_pool_2d: b<[C, T, number, number, number, number, number, number, number], T>(
+      "void* ggml_pool_2d(void* ctx, void* a, int op, int k0, int k1, int s0, int s1, float p0, float p1)",
+    ),
     ggml_opt_step_adamw: b<[C, T, T, T, T, T], T>(
       "void* ggml_opt_step_adamw(void* ctx, void* a, void* grad, void* m, void* v, void* params)",
     ),
@@ -245,7 +261,7 @@ export function ggml(): GgmlApi {
     }
   }, koffi.pointer(LogCallback));
   a.ggml_log_set(logCallback, null);
-  a.ggml_backend_load_all_from_path(a.folder.dir);
+  if (!a.folder.source) a.ggml_backend_load_all_from_path(a.folder.dir);
   api = a;
   return a;
 }

@@ -37,6 +37,57 @@ function canRepeat(b: Tensor, a: Tensor): boolean {
   return a.ne.every((n, i) => nb[i] > 0 && n % nb[i] === 0);
 }
 
+/** Stride, padding and dilation of a 2-D convolution, per spatial dimension [x, y]. */
+export interface Conv2dOptions {
+  /** Step between windows (default [1, 1]). */
+  stride?: [number, number];
+  /** Zeros added on both sides (default [0, 0]). */
+  padding?: [number, number];
+  /** Spacing of kernel taps (default [1, 1]). */
+  dilation?: [number, number];
+}
+
+type ConvParams = [number, number, number, number, number, number];
+
+function convParams(o: Conv2dOptions): ConvParams {
+  const [s0, s1] = o.stride ?? [1, 1];
+  const [p0, p1] = o.padding ?? [0, 0];
+  const [d0, d1] = o.dilation ?? [1, 1];
+  const p: ConvParams = [s0, s1, p0, p1, d0, d1];
+  if (
+    p.some((n) => !Number.isSafeInteger(n) || n > 1 << 16) ||
+    s0 < 1 ||
+    s1 < 1 ||
+    d0 < 1 ||
+    d1 < 1 ||
+    p0 < 0 ||
+    p1 < 0
+  )
+    fail("conv_2d", `stride/dilation must be positive and padding non-negative integers, got [${p}]`);
+  return p;
+}
+
+/** ggml_calc_conv_output_size for both spatial dims; fails when the kernel does not fit. */
+function convOutSize(
+  op: string,
+  kernel: Tensor,
+  x: Tensor,
+  [s0, s1, p0, p1, d0, d1]: ConvParams,
+): [number, number] {
+  const out = (n: number, k: number, s: number, p: number, d: number) =>
+    Math.floor((n + 2 * p - d * (k - 1) - 1) / s) + 1;
+  const w = out(x.ne[0], kernel.ne[0], s0, p0, d0);
+  const h = out(x.ne[1], kernel.ne[1], s1, p1, d1);
+  if (
+    w < 1 ||
+    h < 1 ||
+    x.ne[0] + 2 * p0 < d0 * (kernel.ne[0] - 1) + 1 ||
+    x.ne[1] + 2 * p1 < d1 * (kernel.ne[1] - 1) + 1
+  )
+    fail(op, `kernel ${fmt(kernel)} does not fit input ${fmt(x)} with the given padding`);
+  return [w, h];
+}
+
 /** Builds graph nodes in one context. */
 export class Ops {
   constructor(readonly ctx: Context) {}
@@ -306,6 +357,80 @@ export class Ops {
     return this.wrap(ggml().ggml_concat(this.c, a.ptr, b.ptr, dim));
   }
 
+  // ----- convolution, padding, pooling, resizing (vision encoders; forward only: ggml has no backward for
+  // CONV_2D, PAD or UPSCALE, and IM2COL's backward reaches the data, not the kernel) -----
+  /**
+   * 2-D convolution (ggml_conv_2d_direct): kernel [KW, KH, C_in, C_out] f32/f16, x [W, H, C_in, N] f32
+   * → [W_out, H_out, C_out, N].
+   */
+  conv2d(kernel: Tensor, x: Tensor, o: Conv2dOptions = {}): Tensor {
+    const p = convParams(o);
+    if (kernel.type !== GgmlType.F32 && kernel.type !== GgmlType.F16)
+      fail("conv_2d", `kernel ${fmt(kernel)} must be f32 or f16`);
+    if (!kernel.isContiguous) fail("conv_2d", `kernel ${fmt(kernel)} must be contiguous`);
+    if (x.type !== GgmlType.F32) fail("conv_2d", `input ${fmt(x)} must be f32`);
+    if (kernel.ne[2] !== x.ne[2])
+      fail(
+        "conv_2d",
+        `kernel ${fmt(kernel)} expects ${kernel.ne[2]} input channels, ${fmt(x)} has ${x.ne[2]}`,
+      );
+    convOutSize("conv_2d", kernel, x, p);
+    return this.wrap(ggml().ggml_conv_2d_direct(this.c, kernel.ptr, x.ptr, ...p));
+  }
+  /**
+   * Depthwise 2-D convolution as llama.cpp builds it (ggml_conv_2d_dw: im2col to f16, then mul_mat):
+   * kernel [KW, KH, 1, C] f16 or bf16 (ggml's CPU matmul cannot take an f32 kernel with the f16 im2col),
+   * x [W, H, C, N] f32 contiguous → [W_out, H_out, C, N].
+   */
+  conv2dDepthwise(kernel: Tensor, x: Tensor, o: Conv2dOptions = {}): Tensor {
+    const p = convParams(o);
+    if (kernel.type !== GgmlType.F16 && kernel.type !== GgmlType.BF16)
+      fail("conv_2d_dw", `kernel ${fmt(kernel)} must be f16 or bf16`);
+    if (kernel.ne[2] !== 1 || kernel.ne[3] !== x.ne[2])
+      fail("conv_2d_dw", `kernel ${fmt(kernel)} must be [KW, KH, 1, ${x.ne[2]}] for ${fmt(x)}`);
+    if (!kernel.isContiguous || !x.isContiguous) fail("conv_2d_dw", "kernel and input must be contiguous");
+    if (x.type !== GgmlType.F32) fail("conv_2d_dw", `input ${fmt(x)} must be f32`);
+    convOutSize("conv_2d_dw", kernel, x, p);
+    // ggml_conv_2d_dw creates 7 tensors (reshapes, im2col, mul_mat); wrap() counts the last one
+    this.ctx.reserve(6);
+    return this.wrap(ggml().ggml_conv_2d_dw(this.c, kernel.ptr, x.ptr, ...p));
+  }
+  /** Zero padding: [left, right] counts for each of the 4 dimensions (f32). */
+  padExt(a: Tensor, pads: readonly [number, number, number, number, number, number, number, number]): Tensor {
+    if (a.type !== GgmlType.F32) fail("pad", `${fmt(a)} must be f32`);
+    if (pads.some((n) => !Number.isSafeInteger(n) || n < 0 || n > 1 << 20))
+      fail("pad", `paddings [${pads}] must be non-negative integers`);
+    return this.wrap(ggml().ggml_pad_ext(this.c, a.ptr, ...pads));
+  }
+  /** Nearest-neighbour upsampling of dimensions 0 and 1 by an integer factor > 1 (f32). */
+  upscaleNearest(a: Tensor, factor: number): Tensor {
+    if (a.type !== GgmlType.F32) fail("upscale", `${fmt(a)} must be f32`);
+    if (!Number.isSafeInteger(factor) || factor < 2 || factor > 1 << 12)
+      fail("upscale", `factor ${factor} must be an integer ≥ 2`);
+    return this.wrap(ggml().ggml_upscale(this.c, a.ptr, factor, 0 /* GGML_SCALE_MODE_NEAREST */));
+  }
+  /** 2-D average or max pooling over dimensions 0 and 1 (f32): kernel k, stride s, padding p. */
+  pool2d(
+    a: Tensor,
+    op: "avg" | "max",
+    k: [number, number],
+    s: [number, number],
+    p: [number, number] = [0, 0],
+  ): Tensor {
+    if (a.type !== GgmlType.F32) fail("pool_2d", `${fmt(a)} must be f32`);
+    for (const n of [...k, ...s])
+      if (!Number.isSafeInteger(n) || n < 1)
+        fail("pool_2d", `kernel [${k}] and stride [${s}] must be positive integers`);
+    if (p.some((n) => !Number.isSafeInteger(n) || n < 0))
+      fail("pool_2d", `padding [${p}] must be non-negative integers`);
+    for (let i = 0; i < 2; i++)
+      if (Math.floor((a.ne[i] + 2 * p[i] - k[i]) / s[i]) + 1 < 1)
+        fail("pool_2d", `kernel ${k[i]} does not fit ${fmt(a)} on dim ${i}`);
+    const code = op === "max" ? 0 : 1; // enum ggml_op_pool: MAX, AVG
+    return this.wrap(ggml().ggml_pool_2d(this.c, a.ptr, code, k[0], k[1], s[0], s[1], p[0], p[1]));
+  }
+
+  // ----- optimizer -----
   // ----- optimizer -----
   /** In-place AdamW on param p; params7 = [lr, β1, β2, ε, wd, 1/(1−β1ᵗ), 1/(1−β2ᵗ)]. */
   adamwStep(p: Tensor, grad: Tensor, m: Tensor, v: Tensor, params7: Tensor): Tensor {
