@@ -13,6 +13,7 @@ import { validateConfig, type Arch, type ModelConfig } from "./config.js";
 import { architectureMetadata, configFor } from "./new-model.js";
 import { castF32, f16ToF32 } from "./cast.js";
 import { tensorSpecs } from "./tensors.js";
+import { HF_CLASS, ggufNameOfHf } from "./hf-names.js";
 
 /** What to convert. */
 export interface ConvertHfOptions {
@@ -31,14 +32,9 @@ export interface ConvertHfResult {
   bytes: number;
 }
 
-const ARCH_BY_CLASS: Record<string, Arch> = {
-  LlamaForCausalLM: "llama",
-  Qwen2ForCausalLM: "qwen2",
-  Qwen3ForCausalLM: "qwen3",
-  GemmaForCausalLM: "gemma",
-  Gemma2ForCausalLM: "gemma2",
-  Gemma3ForCausalLM: "gemma3",
-};
+const ARCH_BY_CLASS: Record<string, Arch> = Object.fromEntries(
+  Object.entries(HF_CLASS).map(([arch, cls]) => [cls, arch as Arch]),
+);
 
 /** One tensor of a safetensors file. */
 interface StEntry {
@@ -122,33 +118,6 @@ export function permuteQk(w: Float32Array, rows: number, cols: number, nHead: nu
         out.set(w.subarray(from, from + cols), (h * hd + j * 2 + s) * cols);
       }
   return out;
-}
-
-/** GGUF name of an HF tensor name (undefined: not used, e.g. rotary inv_freq buffers). */
-function ggufName(hf: string, arch: Arch): string | undefined {
-  const gemma23 = arch === "gemma2" || arch === "gemma3";
-  if (hf === "model.embed_tokens.weight") return "token_embd.weight";
-  if (hf === "model.norm.weight") return "output_norm.weight";
-  if (hf === "lm_head.weight") return "output.weight";
-  const m = /^model\.layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(hf);
-  if (!m) return undefined;
-  const names: Record<string, string> = {
-    "self_attn.q_proj": "attn_q",
-    "self_attn.k_proj": "attn_k",
-    "self_attn.v_proj": "attn_v",
-    "self_attn.o_proj": "attn_output",
-    "self_attn.q_norm": "attn_q_norm",
-    "self_attn.k_norm": "attn_k_norm",
-    input_layernorm: "attn_norm",
-    post_attention_layernorm: gemma23 ? "post_attention_norm" : "ffn_norm",
-    pre_feedforward_layernorm: "ffn_norm",
-    post_feedforward_layernorm: "post_ffw_norm",
-    "mlp.gate_proj": "ffn_gate",
-    "mlp.up_proj": "ffn_up",
-    "mlp.down_proj": "ffn_down",
-  };
-  const n = names[m[2]];
-  return n && `blk.${m[1]}.${n}.${m[3]}`;
 }
 
 /** Converts the checkpoint in `o.dir` to a GGUF; see {@link ConvertHfOptions}. */
@@ -240,7 +209,7 @@ export async function convertHfToGguf(o: ConvertHfOptions): Promise<ConvertHfRes
     throw new InputError(`type must be f32, f16 or bf16, got "${type}"`, { field: "type" });
   const byGguf = new Map<string, { hf: string; e: StEntry }>();
   for (const [hf, e] of entries) {
-    const g = ggufName(hf, arch);
+    const g = ggufNameOfHf(hf, arch);
     if (g) byGguf.set(g, { hf, e });
   }
   const tensors: GgufTensorToWrite[] = [];
