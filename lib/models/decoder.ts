@@ -8,6 +8,9 @@ import type { ModelConfig } from "./config.js";
 import type { ModelWeights } from "./weights.js";
 import { buildGemma3n } from "./arch/gemma3n.js";
 import { attendHeads } from "./attention.js";
+import { withSoftTokens, type SoftTokenInputs } from "./soft-tokens.js";
+
+export type { SoftTokenInputs };
 
 /** y = W·x for the linear layer `name` ("blk.3.attn_q"); LoRA adapters replace this to add B·A·x. */
 export type LinearFn = (ops: Ops, name: string, w: Tensor, x: Tensor) => Tensor;
@@ -39,6 +42,8 @@ export interface DecoderInputs {
   outputRows?: Tensor;
   /** Added to the token embeddings (NEFTune noise during training), f32 [nEmbd, T·B]. */
   embeddingNoise?: Tensor;
+  /** Embeddings that replace the token embeddings at some columns (image soft tokens). */
+  softTokens?: SoftTokenInputs;
   /**
    * No backward will be built: Gemma 3n then uses ggml's fused GELU (f16 table, as llama.cpp computes it)
    * instead of the differentiable form; the two differ by ~1e-3 relative, which Gemma 3n's AltUp amplifies.
@@ -69,6 +74,7 @@ export function buildDecoder(
 
   let x = ops.getRows(w.get("token_embd.weight"), inp.tokens);
   if (c.embedScale !== 1) x = ops.scale(x, c.embedScale);
+  x = withSoftTokens(ops, x, inp.softTokens);
   if (inp.embeddingNoise) x = ops.add(x, inp.embeddingNoise);
 
   for (let il = 0; il < c.nLayer; il++) {
@@ -160,7 +166,9 @@ function attention(
 }
 
 /** Additive attention mask [nKv, T, 1, B]: causal over positions, optionally within a sliding window, and
- * restricted to the same segment (packing) when segment ids are given. */
+ * restricted to the same segment (packing) when segment ids are given. Columns of one bidirectional group
+ * (the soft tokens of one image, for Gemma 3 — llama.cpp decodes them with causal attention off) also
+ * see each other's later positions. */
 export function attentionMask(o: {
   queryPos: Int32Array;
   keyPos: Int32Array;
@@ -170,6 +178,9 @@ export function attentionMask(o: {
   window?: number;
   querySegments?: Int32Array;
   keySegments?: Int32Array;
+  /** Bidirectional groups per query/key column: equal non-zero ids attend both ways. */
+  queryGroups?: Int32Array;
+  keyGroups?: Int32Array;
 }): Float32Array {
   const { seqLen: T, batch: B, nKv } = o;
   const m = new Float32Array(nKv * T * B).fill(-Infinity);
@@ -180,7 +191,8 @@ export function attentionMask(o: {
       for (let j = 0; j < nKv; j++) {
         const ki = o.keyPos.length === nKv ? j : bi * nKv + j;
         const kp = o.keyPos[ki];
-        if (kp > qp) continue;
+        if (kp > qp && !(o.queryGroups && o.keyGroups && o.queryGroups[qi] !== 0 && o.queryGroups[qi] === o.keyGroups[ki]))
+          continue;
         if (o.window && qp - kp >= o.window) continue;
         if (o.querySegments && o.keySegments && o.querySegments[qi] !== o.keySegments[ki]) continue;
         m[(bi * T + t) * nKv + j] = 0;

@@ -12,6 +12,7 @@ import { tokenizerFromGgufMetadata } from "../tokenizer/from-gguf.js";
 import type { Tokenizer } from "../tokenizer/types.js";
 import { readModelConfig, type ModelConfig } from "./config.js";
 import { attentionMask, buildDecoder, nodesPerLayer, plainLinear, type LinearFn } from "./decoder.js";
+import { softTokenInputs, type SoftTokenValues } from "./soft-tokens.js";
 import { ModelWeights, type ModelLoadOptions } from "./weights.js";
 
 export class Model {
@@ -64,9 +65,9 @@ export class Model {
 
   /**
    * Logits [T][nVocab] for one sequence of token ids (positions 0..T−1), with an optional linear hook
-   * (LoRA adapters). One graph, built and freed here.
+   * (LoRA adapters) and soft tokens (image embeddings) replacing some columns. One graph, built and freed here.
    */
-  logits(tokens: number[], linear: LinearFn = plainLinear): Float32Array[] {
+  logits(tokens: number[], linear: LinearFn = plainLinear, soft?: SoftTokenValues): Float32Array[] {
     this.checkTokens(tokens);
     const T = tokens.length;
     if (T === 0) return [];
@@ -79,11 +80,12 @@ export class Model {
       const positions = ctx.input(GgmlType.I32, [T], "positions");
       const mask = ctx.input(GgmlType.F32, [T, T, 1, 1], "mask");
       const maskSwa = c.slidingWindow ? ctx.input(GgmlType.F32, [T, T, 1, 1], "mask swa") : undefined;
+      const st = soft ? softTokenInputs(ctx, c.nEmbd, T, soft) : undefined;
       const { logits } = buildDecoder(
         ops,
         c,
         this.weights,
-        { tokens: inTokens, positions, mask, maskSwa, seqLen: T, batch: 1, inference: true },
+        { tokens: inTokens, positions, mask, maskSwa, seqLen: T, batch: 1, inference: true, softTokens: st?.inputs },
         linear,
       );
       const graph = Graph.build(ctx, [logits]);
@@ -91,10 +93,11 @@ export class Model {
       const pos = Int32Array.from({ length: T }, (_, i) => i);
       inTokens.set(Int32Array.from(tokens));
       positions.set(pos);
-      mask.set(attentionMask({ queryPos: pos, keyPos: pos, seqLen: T, batch: 1, nKv: T }));
-      maskSwa?.set(
-        attentionMask({ queryPos: pos, keyPos: pos, seqLen: T, batch: 1, nKv: T, window: c.slidingWindow }),
-      );
+      st?.fill();
+      const groups = st?.groups;
+      const m = { queryPos: pos, keyPos: pos, seqLen: T, batch: 1, nKv: T, queryGroups: groups, keyGroups: groups };
+      mask.set(attentionMask(m));
+      maskSwa?.set(attentionMask({ ...m, window: c.slidingWindow }));
       graph.compute();
       const all = logits.f32();
       graph.free();

@@ -15,6 +15,7 @@ import { attendHeads } from "../attention.js";
 import type { ModelConfig } from "../config.js";
 import type { DecoderInputs, DecoderOutputs, LinearFn } from "../decoder.js";
 import type { ModelWeights } from "../weights.js";
+import { withSoftTokens } from "../soft-tokens.js";
 
 /** Keys and values a layer attends to, [hd, nHeadKv, nKv, B]. */
 interface LayerKv {
@@ -47,7 +48,9 @@ export function buildGemma3n(
   /** Row r of a contiguous [n, rows] tensor as a [1, n] factor that broadcasts over a stream. */
   const tokenRow = (t: Tensor, r: number) => ops.view(t, [1, n], [t.nb[0]], r * t.nb[1]);
 
-  let x0 = ops.scale(ops.getRows(w.get("token_embd.weight"), inp.tokens), Math.sqrt(E));
+  // soft tokens (images) replace the scaled embedding; their per-layer inputs come from the token id the
+  // caller puts in those columns (0, as llama.cpp's multimodal path uses the padding row)
+  let x0 = withSoftTokens(ops, ops.scale(ops.getRows(w.get("token_embd.weight"), inp.tokens), Math.sqrt(E)), inp.softTokens);
   if (inp.embeddingNoise) x0 = ops.add(x0, inp.embeddingNoise);
   const perLayer = perLayerInputs(ops, c, w, inp.tokens, x0, norm); // [P, n, L]
 
