@@ -10,6 +10,7 @@ import { GgmlType } from "../gguf/ggml-types.js";
 import { InputError } from "../util/errors.js";
 import { attentionMask, buildDecoder, nodesPerLayer, plainLinear, type LinearFn } from "./decoder.js";
 import type { Model } from "./model.js";
+import { softTokenInputs, type SoftTokenValues } from "./soft-tokens.js";
 
 /** One built decoding graph and its inputs. */
 interface StepGraph {
@@ -24,6 +25,8 @@ interface StepGraph {
   mask: Tensor;
   maskSwa?: Tensor;
   logits: Tensor;
+  /** Soft-token inputs (prompt graphs with images). */
+  soft?: ReturnType<typeof softTokenInputs>;
 }
 
 export class Session {
@@ -50,7 +53,7 @@ export class Session {
     for (const t of [...this.k, ...this.v]) t.fillBytes(0);
   }
 
-  private build(T: number, nKv: number): StepGraph {
+  private build(T: number, nKv: number, soft?: SoftTokenValues): StepGraph {
     const c = this.model.config;
     const perLayer = nodesPerLayer(c);
     const ctx = new Context({ maxTensors: 64 + c.nLayer * perLayer, graphSize: 256 + c.nLayer * perLayer });
@@ -66,6 +69,7 @@ export class Session {
         lastRow: ctx.input(GgmlType.I32, [1], "last row"),
         mask: ctx.input(GgmlType.F32, [nKv, T, 1, 1], "mask"),
         maskSwa: c.slidingWindow ? ctx.input(GgmlType.F32, [nKv, T, 1, 1], "mask swa") : undefined,
+        soft: soft ? softTokenInputs(ctx, c.nEmbd, T, soft) : undefined,
       };
       const { logits } = buildDecoder(
         ops,
@@ -81,6 +85,7 @@ export class Session {
           inference: true,
           outputRows: s.lastRow,
           kv: { k: this.k, v: this.v, writeRows: s.writeRows, nKv },
+          softTokens: s.soft?.inputs,
         },
         this.linear,
       );
@@ -101,7 +106,12 @@ export class Session {
     s.positions.set(pos);
     s.writeRows.set(pos);
     s.lastRow.set(new Int32Array([s.T - 1]));
-    const m = { queryPos: pos, keyPos, seqLen: s.T, batch: 1, nKv: s.nKv };
+    s.soft?.fill();
+    // image groups: query columns are this step's tokens, key columns the whole cache (earlier rows: text)
+    const groups = s.soft?.groups;
+    const keyGroups = groups ? new Int32Array(s.nKv) : undefined;
+    keyGroups?.set(groups!, this.nPast);
+    const m = { queryPos: pos, keyPos, seqLen: s.T, batch: 1, nKv: s.nKv, queryGroups: groups, keyGroups };
     s.mask.set(attentionMask(m));
     s.maskSwa?.set(attentionMask({ ...m, window: c.slidingWindow }));
     // Like llama.cpp's n_threads vs n_threads_batch: the thread policy of lib/engine/threads.ts for one token.
@@ -109,14 +119,25 @@ export class Session {
     return s.logits.f32().slice();
   }
 
-  /** Feeds tokens; returns the logits after the last one. */
-  eval(tokens: number[]): Float32Array {
+  /**
+   * Feeds tokens; returns the logits after the last one. `soft` puts image embeddings at some of these
+   * tokens' columns (span columns count from the first of `tokens`).
+   */
+  eval(tokens: number[], soft?: SoftTokenValues): Float32Array {
     if (tokens.length === 0) throw new InputError("no tokens to evaluate");
     this.model.checkTokens(tokens);
     const nKv = this.nPast + tokens.length;
     if (nKv > this.nCtx) throw new InputError(`context full: ${nKv} tokens > context size ${this.nCtx}`);
     let out: Float32Array;
-    if (tokens.length === 1) {
+    if (soft) {
+      const s = this.build(tokens.length, nKv, soft);
+      try {
+        out = this.run(s, tokens);
+      } finally {
+        s.graph.free();
+        s.ctx.free();
+      }
+    } else if (tokens.length === 1) {
       this.single ??= this.build(1, this.nCtx);
       out = this.run(this.single, tokens);
     } else {

@@ -7,10 +7,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Model } from "../../lib/models/model.js";
+import { Session } from "../../lib/models/session.js";
 import { newModelGguf } from "../../lib/models/new-model.js";
 import { attentionMask, plainLinear } from "../../lib/models/decoder.js";
 import { softTokenLayout, type SoftTokenValues } from "../../lib/models/soft-tokens.js";
 import { sharedDir } from "../../lib/util/paths.js";
+import { logSoftmax } from "./helpers.js";
+import { harnessUnavailable, llamaChunkLogits } from "../helpers/llama-embd.js";
 
 const shared = sharedDir();
 const dir = mkdtempSync(join(tmpdir(), "tunekit-soft-"));
@@ -132,3 +135,106 @@ test("attentionMask: a bidirectional group sees its own later columns and nothin
     /overlap/,
   );
 });
+
+const noHarness = !shared ? "../shared is absent" : harnessUnavailable();
+for (const [arch, nonCausal] of [
+  ["gemma3", true],
+  ["gemma3", false],
+  ["gemma3n", false],
+] as const) {
+  test(
+    `${arch}: soft tokens${nonCausal ? " with bidirectional attention" : ""} give llama.cpp's logits (raw-embedding batches as mtmd decodes them)`,
+    { skip: noHarness },
+    async () => {
+      const made = await newModelGguf({
+        arch,
+        seed: 11,
+        out: join(dir, `ref-${arch}.gguf`),
+        vocab: 1028,
+        slidingWindow: 64,
+      });
+      const model = Model.load(made.out);
+      try {
+        // embeddings unlike any token's: random, at the scale of the model's scaled text embeddings
+        let seed = 5;
+        const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+        const E = model.config.nEmbd;
+        const emb = Float32Array.from({ length: E * SPAN.count }, rand);
+        const before = TOKENS.slice(0, SPAN.column);
+        const after = TOKENS.slice(SPAN.column + SPAN.count);
+        // gemma3n's per-layer inputs use token 0 under an image (llama.cpp's multimodal path)
+        const ids = [...before, ...new Array<number>(SPAN.count).fill(0), ...after];
+        const ours = model.logits(ids, plainLinear, {
+          embeddings: emb,
+          spans: [SPAN],
+          bidirectional: nonCausal,
+        });
+        const ref = llamaChunkLogits(
+          made.out,
+          [{ tokens: before }, { embeddings: emb, count: SPAN.count, nonCausal }, { tokens: after }],
+          made.vocab,
+        );
+        let worst = 0;
+        for (let t = 0; t < ids.length; t++) {
+          const a = logSoftmax(ours[t]);
+          const b = logSoftmax(ref[t]);
+          for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+        }
+        console.log(
+          `# ${arch}${nonCausal ? " non-causal" : ""}: max |Δ log-softmax| vs llama.cpp = ${worst.toExponential(2)}`,
+        );
+        assert.ok(worst < 5e-3, `max |Δ log-softmax| ${worst}`);
+        // control: the other attention mode is measurably different from llama.cpp's run
+        if (arch === "gemma3") {
+          const other = model.logits(ids, plainLinear, {
+            embeddings: emb,
+            spans: [SPAN],
+            bidirectional: !nonCausal,
+          });
+          assert.ok(
+            maxDiff(
+              logSoftmax(other[SPAN.column]) as unknown as Float32Array,
+              logSoftmax(ref[SPAN.column]) as unknown as Float32Array,
+            ) > 1e-2,
+          );
+        }
+      } finally {
+        model.dispose();
+      }
+    },
+  );
+}
+
+test(
+  "gemma3: a KV-cache session fed a prompt with soft tokens, then text, matches whole-sequence logits",
+  { skip: !shared && "../shared is absent" },
+  async () => {
+    const made = await newModelGguf({
+      arch: "gemma3",
+      seed: 3,
+      out: join(dir, "g3s.gguf"),
+      vocab: 1028,
+      slidingWindow: 64,
+    });
+    const model = Model.load(made.out);
+    const session = new Session(model, 32);
+    try {
+      const soft: SoftTokenValues = {
+        embeddings: scaledRows(model).map((v) => -v),
+        spans: [SPAN],
+        bidirectional: true,
+      };
+      const whole = model.logits(TOKENS, plainLinear, soft);
+      const cut = 9;
+      const first = session.eval(TOKENS.slice(0, cut), soft);
+      assert.ok(maxDiff(first, whole[cut - 1]) < 1e-4);
+      for (let t = cut; t < TOKENS.length; t++) {
+        const next = session.eval([TOKENS[t]!]);
+        assert.ok(maxDiff(next, whole[t]) < 1e-4, `position ${t}`);
+      }
+    } finally {
+      session.dispose();
+      model.dispose();
+    }
+  },
+);
