@@ -8,8 +8,8 @@ import { ggml, ggmlLog, peek, type Ptr } from "./ffi.js";
 import { checkPrivateLayouts, hasPrivateBuffers } from "./private-layout.js";
 import { MAX_SRC, Tensor, TensorFlag } from "./tensor.js";
 
-/** Byte offsets in struct ggml_cgraph (ggml-impl.h): size, n_nodes, n_leafs; checked by layout.test.ts. */
-export const CGRAPH_LAYOUT = { size: 0, n_nodes: 4, n_leafs: 8 } as const;
+/** Byte offsets in struct ggml_cgraph (ggml-impl.h): size, n_nodes, n_leafs, nodes; checked by layout.test.ts. */
+export const CGRAPH_LAYOUT = { size: 0, n_nodes: 4, n_leafs: 8, nodes: 16 } as const;
 
 export class Graph {
   private allocator: Ptr | null = null;

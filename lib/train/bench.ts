@@ -1,5 +1,6 @@
 // Training-step speed on random tokens (no data loading): `tunekit bench train` and the estimator.
 import { getBackend } from "../engine/backend.js";
+import { profileGraph, type GraphProfile } from "../engine/profile.js";
 import { GradientState } from "../engine/autograd.js";
 import { AdamW } from "../engine/optimizer.js";
 import { SeededRandom } from "../data/random.js";
@@ -14,8 +15,14 @@ import { frozenOptionsFor } from "./trainer.js";
 export function measureSteps(
   model: Model,
   adapter: LoraAdapter,
-  o: { batch: number; seq: number; steps: number },
-): { msPerStep: number } {
+  o: {
+    batch: number;
+    seq: number;
+    steps: number;
+    /** After the timed steps, run one more step node by node and report where the time goes. */
+    profile?: boolean;
+  },
+): { msPerStep: number; profile?: GraphProfile } {
   const grads = new GradientState(adapter.params());
   const graph = new StepGraph(model, {
     batch: o.batch,
@@ -41,7 +48,12 @@ export function measureSteps(
       if (s > 0) times.push(performance.now() - t0);
     }
     times.sort((a, b) => a - b);
-    return { msPerStep: times[Math.floor(times.length / 2)] };
+    let profile: GraphProfile | undefined;
+    if (o.profile) {
+      grads.zero();
+      graph.run(rows, o.batch * (o.seq - 1), 0, (g) => (profile = profileGraph(g, { top: 30 })));
+    }
+    return { msPerStep: times[Math.floor(times.length / 2)], profile };
   } finally {
     adam.free();
     graph.free();
@@ -57,6 +69,8 @@ export interface BenchTrainOptions {
   quantizeBase: "none" | "q8_0" | "q4_k";
   threads: number;
   steps: number;
+  /** Add a per-op time breakdown of one step (see profileGraph). */
+  profile?: boolean;
 }
 
 export async function benchTrain(o: BenchTrainOptions) {
@@ -66,7 +80,12 @@ export async function benchTrain(o: BenchTrainOptions) {
   try {
     const adapter = LoraAdapter.create(model, { r: o.loraR, alpha: 2 * o.loraR, targets: "all-linear" });
     try {
-      const { msPerStep } = measureSteps(model, adapter, { batch: o.batch, seq: o.seq, steps: o.steps });
+      const { msPerStep, profile } = measureSteps(model, adapter, {
+        batch: o.batch,
+        seq: o.seq,
+        steps: o.steps,
+        profile: o.profile,
+      });
       const tokens = o.batch * o.seq;
       return {
         tokens_per_s: tokens / (msPerStep / 1000),
@@ -74,6 +93,7 @@ export async function benchTrain(o: BenchTrainOptions) {
         tokens_per_step: tokens,
         threads: getBackend().threads,
         quantize_base: o.quantizeBase,
+        ...(profile ? { profile } : {}),
       };
     } finally {
       adapter.free();

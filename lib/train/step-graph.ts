@@ -102,7 +102,13 @@ export class StepGraph {
    * Runs one micro-batch (≤ B rows; missing rows are padding) and returns Σ −log p over its targets.
    * `normaliser` is the number of targets in the whole accumulated batch; `stepSeed` seeds dropout and noise.
    */
-  run(rows: PackedRow[], normaliser: number, stepSeed: number): { nllSum: number; targets: number } {
+  run(
+    rows: PackedRow[],
+    normaliser: number,
+    stepSeed: number,
+    /** Computes the graph instead of `graph.compute()` (profiling). */
+    compute?: (graph: Graph) => void,
+  ): { nllSum: number; targets: number } {
     const { batch: B, seqLen: T } = this.o;
     const c = this.model.config;
     const n = B * T;
@@ -152,7 +158,8 @@ export class StepGraph {
       const mag = this.o.neftuneAlpha! / Math.sqrt(T * c.nEmbd);
       this.noise.set(Float32Array.from({ length: this.noise.nelements }, () => rng.uniform(-mag, mag)));
     }
-    this.graph.compute();
+    if (compute) compute(this.graph);
+    else this.graph.compute();
     const nllSum = MaskedLossLabels.nllSum(this.loss.loss.scalar(), n, count, normaliser, c.nVocab);
     return { nllSum, targets: count };
   }

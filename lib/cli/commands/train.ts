@@ -5,6 +5,7 @@ import { resolveTrainConfig } from "../../train/config.js";
 import { train } from "../../train/trainer.js";
 import { estimateRun } from "../../train/estimate.js";
 import { benchTrain } from "../../train/bench.js";
+import type { GraphProfile } from "../../engine/profile.js";
 import { InputError } from "../../util/errors.js";
 import { action, emit, num, type CommonOptions } from "../output.js";
 
@@ -154,6 +155,7 @@ export function register(program: Command): void {
     .option("--quantize-base <t>", "none | q8_0 | q4_k", "none")
     .option("--threads <n>", "threads", num("--threads"), 0)
     .option("--steps <n>", "measured steps", num("--steps"), 3)
+    .option("--profile", "also time one step node by node and show where the time goes")
     .option("--json", "machine-readable output")
     .action(
       action(
@@ -166,6 +168,7 @@ export function register(program: Command): void {
             quantizeBase: string;
             threads: number;
             steps: number;
+            profile?: boolean;
           },
         ) => {
           if (!["none", "q8_0", "q4_k"].includes(o.quantizeBase))
@@ -175,9 +178,23 @@ export function register(program: Command): void {
             r,
             o,
             (x) =>
-              `${x.tokens_per_s.toFixed(0)} tokens/s (${x.ms_per_step.toFixed(0)} ms/step, ${x.tokens_per_step} tokens/step)`,
+              `${x.tokens_per_s.toFixed(0)} tokens/s (${x.ms_per_step.toFixed(0)} ms/step, ${x.tokens_per_step} tokens/step)` +
+              (x.profile ? "\n" + renderProfile(x.profile) : ""),
           );
         },
       ),
     );
+}
+
+function renderProfile(p: GraphProfile): string {
+  const pct = (ms: number) => `${((100 * ms) / p.totalMs).toFixed(1).padStart(5)}%`;
+  return [
+    `one step node by node: ${p.totalMs.toFixed(0)} ms`,
+    ...p.byOp.map(
+      (o) =>
+        `  ${o.op.padEnd(28)} ${String(o.count).padStart(5)} ${o.ms.toFixed(1).padStart(9)} ms ${pct(o.ms)}`,
+    ),
+    "slowest nodes:",
+    ...p.top.map((n) => `  ${n.ms.toFixed(2).padStart(8)} ms  ${n.op.padEnd(24)} ${n.shape}  ${n.name}`),
+  ].join("\n");
 }
