@@ -418,7 +418,7 @@ function gemma3nInit(s: TensorSpec): { mean: number; std: number } | undefined {
 }
 
 /** Standard normal samples (Box–Muller) from a 32-bit generator (mulberry32) seeded by seed and a name. */
-function normalGenerator(seed: number, name: string): () => number {
+export function normalGenerator(seed: number, name: string): () => number {
   let h = (Math.floor(seed) ^ 0x9e3779b9) >>> 0;
   h = Math.imul(h ^ Math.floor(seed / 2 ** 32), 0x85ebca6b) >>> 0;
   for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
