@@ -47,7 +47,8 @@ const QWEN2_REGEX =
   "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 const QWEN35_REGEX =
   "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]+|\\p{N}| ?[^\\s\\p{L}\\p{M}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-const REGEX_TO_PRE: Record<string, string> = {
+/** Split regex of tokenizer.json → tokenizer.ggml.pre (exported for the HF checkpoint writer, which inverts it). */
+export const REGEX_TO_PRE: Record<string, string> = {
   [LLAMA3_REGEX]: "llama-bpe",
   [QWEN2_REGEX]: "qwen2",
   [QWEN35_REGEX]: "qwen35",
