@@ -1,0 +1,235 @@
+// Gemma 3n vision (MobileNet-V5 + projector) against llama.cpp's own clip code (tools/mtmd compiled from the
+// bundled release by test/helpers/llama-mtmd.ts): the same tiny random gemma3nv mmproj and the same preprocessed
+// pixels must give the same soft tokens (issue 8: ≤ 1e-3 relative). Controls show the comparison can fail.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { GgmlType } from "../../lib/gguf/ggml-types.js";
+import { openGguf } from "../../lib/gguf/index.js";
+import { castF32 } from "../../lib/models/cast.js";
+import { readMobileNetV5Config } from "../../lib/models/vision/mobilenetv5-config.js";
+import { MobileNetV5Model, saveMobileNetV5Mmproj } from "../../lib/models/vision/mobilenetv5-model.js";
+import { randomMobileNetV5Mmproj } from "../../lib/models/vision/mobilenetv5-random.js";
+import { InputError } from "../../lib/util/errors.js";
+import { sharedDir } from "../../lib/util/paths.js";
+import { clipEncode, clipHarnessUnavailable, clipInfo, clipPreprocessFile } from "../helpers/llama-mtmd.js";
+
+const noHarness = clipHarnessUnavailable();
+const shared = sharedDir();
+const dir = mkdtempSync(join(tmpdir(), "tunekit-mnv5-"));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Largest |a − b| over the largest |b|. */
+function relErr(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  return num / den;
+}
+
+/** A smooth synthetic image with edges (planar [S, S, 3], values in [0, 1]). */
+function syntheticPixels(S: number, phase: number): Float32Array {
+  const px = new Float32Array(S * S * 3);
+  for (let c = 0; c < 3; c++)
+    for (let y = 0; y < S; y++)
+      for (let x = 0; x < S; x++) {
+        const v = 0.5 + 0.4 * Math.sin((x * (c + 1)) / 17 + phase) * Math.cos(y / 23 - c) + (x > y ? 0.1 : 0);
+        px[x + S * y + S * S * c] = v;
+      }
+  return px;
+}
+
+async function tinyMmproj(name: string, o: { imageSize?: number; projectionDim?: number; seed: number }) {
+  const made = randomMobileNetV5Mmproj({
+    projectionDim: o.projectionDim ?? 64,
+    imageSize: o.imageSize,
+    seed: o.seed,
+  });
+  const path = join(dir, name);
+  await saveMobileNetV5Mmproj(path, made.config, made.tensors);
+  return { path, ...made };
+}
+
+test("the tiny mmproj has every block kind and llama.cpp reads it as gemma3nv with 256 tokens", async () => {
+  const { path, config } = await tinyMmproj("kinds.gguf", { seed: 1 });
+  const kinds = config.stages.map((s) => s.map((b) => b.kind));
+  assert.deepEqual(kinds, [
+    ["edge", "edge"],
+    ["uir", "uir"],
+    ["uir", "mqa", "uir"],
+    ["uir", "mqa", "uir"],
+  ]);
+  const file = openGguf(path);
+  try {
+    const back = readMobileNetV5Config(file);
+    assert.equal(back.imageSize, 512);
+    assert.equal(back.patchSize, 2);
+    assert.deepEqual(back.imageMean, [0, 0, 0]);
+    assert.deepEqual(
+      back.stages.map((s) => s.map((b) => b.prefix)),
+      config.stages.map((s) => s.map((b) => b.prefix)),
+    );
+    // the layouts convert_hf_to_gguf.py gives: conv kernels [KW, KH, Cin, Cout], depthwise [K, K, 1, C],
+    // layer scale and stem bias unsqueezed to [1, 1, C, 1], projection [vision, text]
+    assert.deepEqual(file.tensor("v.conv_stem.conv.weight")!.shape, [3, 3, 3, 8]);
+    assert.equal(file.tensor("v.conv_stem.conv.weight")!.type, GgmlType.F32);
+    assert.deepEqual(file.tensor("v.conv_stem.conv.bias")!.shape, [1, 1, 8, 1]);
+    assert.deepEqual(file.tensor("v.blk.1.0.dw_mid.conv.weight")!.shape, [5, 5, 1, 48]);
+    assert.equal(file.tensor("v.blk.1.0.dw_mid.conv.weight")!.type, GgmlType.F16);
+    assert.deepEqual(file.tensor("v.blk.2.1.attn.key.down_conv.weight")!.shape, [3, 3, 1, 32]);
+    assert.deepEqual(file.tensor("v.blk.2.1.attn.query.proj.weight")!.shape, [1, 1, 32, 16]);
+    assert.deepEqual(file.tensor("v.blk.3.2.layer_scale.gamma")!.shape, [1, 1, 48, 1]);
+    assert.deepEqual(file.tensor("mm.input_projection.weight")!.shape, [64, 64]);
+  } finally {
+    file.close();
+  }
+});
+
+test(
+  "soft tokens equal llama.cpp's clip_image_encode (512 px: stage-2 map pooled 32→16)",
+  { skip: noHarness },
+  async () => {
+    const { path, config } = await tinyMmproj("parity-512.gguf", { seed: 7 });
+    const info = clipInfo(path);
+    assert.deepEqual(info, { nTokens: 256, nEmbd: 64, imageSize: 512 });
+    const px = syntheticPixels(config.imageSize, 0.3);
+    const ref = clipEncode(path, px, config.imageSize, { threads: 1 });
+    const model = MobileNetV5Model.load(path);
+    try {
+      const out = model.encode(px);
+      assert.equal(out.length, 256 * 64);
+      const err = relErr(out, ref.embeddings);
+      console.log(`# gemma3nv 512 px: max |Δ| / max |ref| = ${err.toExponential(2)}`);
+      assert.ok(err <= 1e-3, `relative error ${err}`);
+      // control: another image gives clearly different tokens, so the comparison can fail
+      assert.ok(relErr(model.encode(syntheticPixels(config.imageSize, 1.7)), ref.embeddings) > 0.05);
+    } finally {
+      model.dispose();
+    }
+  },
+);
+
+test(
+  "soft tokens equal llama.cpp's at 256 px (no pooling); a changed layer scale does not",
+  { skip: noHarness },
+  async () => {
+    const { path, config, tensors } = await tinyMmproj("parity-256.gguf", { imageSize: 256, seed: 11 });
+    const px = syntheticPixels(256, 0.9);
+    const ref = clipEncode(path, px, 256, { threads: 1 });
+    const model = MobileNetV5Model.load(path);
+    try {
+      const err = relErr(model.encode(px), ref.embeddings);
+      console.log(`# gemma3nv 256 px: max |Δ| / max |ref| = ${err.toExponential(2)}`);
+      assert.ok(err <= 1e-3, `relative error ${err}`);
+    } finally {
+      model.dispose();
+    }
+    // control: changing one block's layer scale moves the output away from llama.cpp's
+    const changed = new Map(tensors);
+    const ls = tensors.get("v.blk.2.1.layer_scale.gamma")!;
+    changed.set("v.blk.2.1.layer_scale.gamma", {
+      ...ls,
+      data: castF32(new Float32Array(ls.data.byteLength / 4).fill(3), GgmlType.F32),
+    });
+    const m2 = MobileNetV5Model.fromTensors(config, changed);
+    try {
+      assert.ok(relErr(m2.encode(px), ref.embeddings) > 1e-2);
+    } finally {
+      m2.dispose();
+    }
+  },
+);
+
+test(
+  "a coffee-leaf photo preprocessed by llama.cpp encodes to the same soft tokens",
+  { skip: noHarness || (!shared && "../shared is absent") },
+  async () => {
+    const { path, config } = await tinyMmproj("photo.gguf", { imageSize: 256, seed: 3 });
+    const images = join(shared!, "data", "images", "coffee-leaf", "images");
+    const photo = join(
+      images,
+      readdirSync(images)
+        .filter((f) => f.endsWith(".jpg"))
+        .sort()[0],
+    );
+    const px = clipPreprocessFile(path, photo);
+    assert.equal(px.length, config.imageSize * config.imageSize * 3);
+    // gemma3nv's mean 0 / std 1: pixels stay in [0, 1]
+    assert.ok(px.every((v) => v >= 0 && v <= 1));
+    const ref = clipEncode(path, px, config.imageSize, { threads: 1 });
+    const model = MobileNetV5Model.load(path);
+    try {
+      const err = relErr(model.encode(px), ref.embeddings);
+      console.log(`# gemma3nv coffee-leaf photo: max |Δ| / max |ref| = ${err.toExponential(2)}`);
+      assert.ok(err <= 1e-3, `relative error ${err}`);
+    } finally {
+      model.dispose();
+    }
+  },
+);
+
+test("a batch of two images gives each image's own tokens", () => {
+  const { config, tensors } = randomMobileNetV5Mmproj({ projectionDim: 32, imageSize: 256, seed: 5 });
+  const model = MobileNetV5Model.fromTensors(config, tensors);
+  try {
+    const a = syntheticPixels(256, 0.1);
+    const b = syntheticPixels(256, 2.2);
+    const both = new Float32Array(a.length * 2);
+    both.set(a);
+    both.set(b, a.length);
+    const ab = model.encode(both);
+    const n = 256 * 32;
+    assert.equal(ab.length, 2 * n);
+    assert.ok(relErr(ab.subarray(0, n), model.encode(a)) < 1e-5);
+    assert.ok(relErr(ab.subarray(n), model.encode(b)) < 1e-5);
+  } finally {
+    model.dispose();
+  }
+});
+
+test("bad inputs are refused before ggml sees them", async () => {
+  const { config, tensors } = randomMobileNetV5Mmproj({ projectionDim: 32, imageSize: 256, seed: 5 });
+  assert.throws(
+    () => randomMobileNetV5Mmproj({ projectionDim: 32, imageSize: 300, seed: 1 }),
+    /multiple of 256/,
+  );
+  const model = MobileNetV5Model.fromTensors(config, tensors);
+  try {
+    assert.throws(() => model.encode(new Float32Array(100)), InputError);
+  } finally {
+    model.dispose();
+  }
+  // a tensor with the wrong byte count
+  const broken = new Map(tensors);
+  const t = tensors.get("v.msfa.norm.weight")!;
+  broken.set("v.msfa.norm.weight", { ...t, data: t.data.subarray(4) });
+  assert.throws(() => MobileNetV5Model.fromTensors(config, broken), /bytes do not hold/);
+  // a mismatched projection width is an EngineError from the projector's checks, not an abort
+  const wrongProj = new Map(tensors);
+  const p = tensors.get("mm.input_projection.weight")!;
+  wrongProj.set("mm.input_projection.weight", { ...p, shape: [16, 64] });
+  const m3 = MobileNetV5Model.fromTensors(config, wrongProj);
+  try {
+    assert.throws(() => m3.encode(syntheticPixels(256, 0)), /input_projection/);
+  } finally {
+    m3.dispose();
+  }
+  // an SigLIP-style mmproj is not a gemma3nv one
+  const path = join(dir, "not-gemma3nv.gguf");
+  await saveMobileNetV5Mmproj(path, config, tensors);
+  const { writeGguf, gguf } = await import("../../lib/gguf/index.js");
+  const other = join(dir, "gemma3.gguf");
+  await writeGguf(other, { metadata: { "clip.projector_type": gguf.str("gemma3") }, tensors: [] });
+  const f = openGguf(other);
+  try {
+    assert.throws(() => readMobileNetV5Config(f), /not gemma3nv/);
+  } finally {
+    f.close();
+  }
+});
