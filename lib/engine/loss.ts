@@ -2,6 +2,7 @@
 // accumulated batch (so gradient accumulation of k micro-batches equals one batch k times larger).
 import { GgmlType } from "../gguf/ggml-types.js";
 import { EngineError } from "../util/errors.js";
+import { GgmlOp } from "./op-codes.js";
 import type { Context } from "./context.js";
 import type { Ops } from "./ops.js";
 import type { Tensor } from "./tensor.js";
@@ -23,7 +24,14 @@ export interface MaskedLoss {
   scale: Tensor;
 }
 
-/** Builds the masked loss on logits [V, T]. `state` holds the persistent labels. */
+/**
+ * Builds the masked loss on logits [V, T]. `state` holds the persistent labels.
+ *
+ * When the logits are a plain product W·h (a bias-free output layer, the usual LM head), the mask multiplies
+ * the hidden states h [D, T] instead: a masked row's logits are then all 0 — the same uniform softmax, constant
+ * loss and zero gradient (W·0 = 0, and the mask stops the gradient into h) — for D instead of V numbers per
+ * token, in the forward and the backward pass (V = 49152, D = 576: ~85× less work on the largest tensors).
+ */
 export function maskedCrossEntropy(ops: Ops, state: Context, logits: Tensor): MaskedLoss {
   const [V, T] = logits.ne;
   if (logits.ne[2] !== 1 || logits.ne[3] !== 1)
@@ -31,7 +39,13 @@ export function maskedCrossEntropy(ops: Ops, state: Context, logits: Tensor): Ma
   const labels = state.f32([V, T], "labels");
   const mask = ops.ctx.input(GgmlType.F32, [1, T], "loss mask");
   const scale = ops.ctx.input(GgmlType.F32, [1], "loss scale");
-  const ce = ops.crossEntropy(ops.mul(logits, mask), labels);
+  const w = logits.op === GgmlOp.MUL_MAT ? logits.src(0) : null;
+  const h = logits.op === GgmlOp.MUL_MAT ? logits.src(1) : null;
+  const masked =
+    w && h && h.type === GgmlType.F32 && h.ne[1] === T && h.ne[2] === 1 && h.ne[3] === 1
+      ? ops.mulMat(w, ops.mul(h, mask))
+      : ops.mul(logits, mask);
+  const ce = ops.crossEntropy(masked, labels);
   return { loss: ops.mul(ce, scale), labels, mask, scale };
 }
 

@@ -81,3 +81,72 @@ test("masked loss: gradient (softmax − onehot)/normaliser on target rows, exac
     pctx.free();
   }
 });
+
+test("masked loss on logits = W·h masks h instead: gradient Wᵀ(softmax − onehot)/normaliser, 0 on masked rows", () => {
+  const V = 13,
+    D = 5,
+    T = 6;
+  const r = rng(23);
+  const wData = Float32Array.from({ length: D * V }, () => r() * 2);
+  const hData = Float32Array.from({ length: D * T }, () => r() * 2);
+  const targets = Int32Array.from([3, 12, 0, -1, 7, 5]);
+  const mask = Uint8Array.from([1, 0, 1, 1, 1, 1]);
+  const on = (t: number) => mask[t] === 1 && targets[t] >= 0;
+  const nTargets = [0, 1, 2, 3, 4, 5].filter(on).length;
+  const normaliser = nTargets + 2;
+
+  const pctx = new Context({ maxTensors: 8 });
+  const w = pctx.f32([D, V], "w");
+  const h = pctx.f32([D, T], "h");
+  const cctx = new Context({ maxTensors: 256, graphSize: 256, grads: true });
+  const ops = new Ops(cctx);
+  const loss = maskedCrossEntropy(ops, pctx, ops.mulMat(w, h));
+  markTrainable([h], loss.loss);
+  pctx.allocate();
+  const state = new GradientState([h]);
+  const graph = Graph.build(cctx, [loss.loss], { grads: true });
+  try {
+    const ops = graph.nodes().map((n) => n.op);
+    // the big [V, T] product by the mask is gone: the one MUL before the matmul is on [D, T]
+    const muls = graph.nodes().filter((n) => n.op === 7 && n.ne[0] === V);
+    assert.equal(muls.length, 0, `no [V, T] mask product (ops ${ops.join(",")})`);
+    buildBackward(graph, loss.loss, state);
+    graph.allocate();
+    w.set(wData);
+    h.set(hData);
+    new MaskedLossLabels(loss.labels, V).write(loss, targets, mask, normaliser);
+    graph.compute();
+    const grad = state.accumulators[0].f32();
+    let nll = 0;
+    for (let t = 0; t < T; t++) {
+      const z = Array.from({ length: V }, (_, v) => {
+        let s = 0;
+        for (let d = 0; d < D; d++) s += wData[v * D + d] * hData[t * D + d];
+        return s;
+      });
+      const max = Math.max(...z);
+      const sum = z.reduce((s, x) => s + Math.exp(x - max), 0);
+      const dz = z.map((x, v) => (Math.exp(x - max) / sum - (v === targets[t] ? 1 : 0)) / normaliser);
+      for (let d = 0; d < D; d++) {
+        const g = grad[t * D + d];
+        if (!on(t)) {
+          assert.equal(g, 0, `masked row ${t}: gradient ${g}`);
+          continue;
+        }
+        const expected = dz.reduce((s, x, v) => s + x * wData[v * D + d], 0);
+        assert.ok(
+          Math.abs(g - expected) <= 1e-6 + 1e-4 * Math.abs(expected),
+          `h[${d},${t}]: ${g} vs ${expected}`,
+        );
+      }
+      if (on(t)) nll += -(z[targets[t]] - max - Math.log(sum));
+    }
+    const reported = MaskedLossLabels.nllSum(loss.loss.scalar(), T, nTargets, normaliser, V);
+    assert.ok(Math.abs(reported - nll) <= 1e-4 * nll, `nllSum ${reported} vs Σ −log p ${nll}`);
+  } finally {
+    state.free();
+    graph.free();
+    cctx.free();
+    pctx.free();
+  }
+});
