@@ -1,8 +1,9 @@
-// `tunekit merge …`, `tunekit quantize …`, `tunekit imatrix …`: thin callers of lib/export.
+// `tunekit merge …`, `tunekit export-hf …`, `tunekit quantize …`, `tunekit imatrix …`: thin callers of lib/export.
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import type { Command } from "commander";
 import { mergeAdapter, type MergeType } from "../../export/merge.js";
+import { exportHfCheckpoint, type HfDtype } from "../../export/hf-checkpoint.js";
 import { quantizeModel } from "../../export/quantize.js";
 import { computeImatrix, saveImatrix } from "../../export/imatrix.js";
 import { QUANT_TYPES } from "../../export/quant-recipe.js";
@@ -15,6 +16,30 @@ interface MergeCliOptions extends CommonOptions {
   out: string;
   type: string;
   scale?: number;
+}
+
+interface ExportHfCliOptions extends CommonOptions {
+  model: string;
+  adapter?: string;
+  out: string;
+  dtype?: string;
+  maxShardSize?: string;
+  scale?: number;
+}
+
+/** "5GB", "2GiB", "500MB", "123456" → bytes (decimal units as transformers' max_shard_size, binary with "i"). */
+export function parseByteSize(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?)?B?\s*$/i.exec(text);
+  if (!m)
+    throw new InputError(`size must look like 5GB, 2GiB or 500000000, got "${text}"`, {
+      field: "--max-shard-size",
+    });
+  const unit = (m[2] ?? "").toUpperCase();
+  const power = " KMGT".indexOf(unit[0] ?? " ");
+  const bytes = Number(m[1]) * (unit.endsWith("I") ? 1024 : 1000) ** Math.max(power, 0);
+  if (!Number.isSafeInteger(Math.round(bytes)) || bytes < 1)
+    throw new InputError(`size "${text}" is not a positive number of bytes`, { field: "--max-shard-size" });
+  return Math.round(bytes);
 }
 
 interface QuantizeCliOptions extends CommonOptions {
@@ -35,6 +60,15 @@ interface ImatrixCliOptions extends CommonOptions {
 }
 
 const mib = (b: number) => `${(b / 1048576).toFixed(2)} MiB`;
+/** A file size with a unit that suits it. */
+const size = (b: number) =>
+  b < 1024
+    ? `${b} B`
+    : b < 1048576
+      ? `${(b / 1024).toFixed(1)} KiB`
+      : b < 1 << 30
+        ? mib(b)
+        : `${(b / 2 ** 30).toFixed(2)} GiB`;
 
 export function register(program: Command): void {
   program
@@ -62,6 +96,46 @@ export function register(program: Command): void {
           [
             `wrote ${x.out} (${mib(x.bytes)})`,
             `merged ${x.merged} matrices at scale ${x.scale.toPrecision(4)}, dequantized ${x.dequantized}, copied ${x.copied} tensors unchanged`,
+          ].join("\n"),
+        );
+      }),
+    );
+
+  program
+    .command("export-hf")
+    .description(
+      "Write a Hugging Face checkpoint folder (safetensors + config + tokenizer files) from a GGUF, merging a LoRA adapter first if given",
+    )
+    .requiredOption(
+      "--model <file>",
+      "model GGUF (llama, qwen2, qwen3, gemma, gemma2, gemma3; a quantized one is dequantized)",
+    )
+    .option("--adapter <path>", "LoRA adapter GGUF or PEFT folder to merge first")
+    .requiredOption("--out <dir>", "checkpoint folder (replaced if it holds an earlier checkpoint)")
+    .option(
+      "--dtype <type>",
+      "f32, f16 or bf16 (default: the model's matrix type; bf16 for a quantized model)",
+    )
+    .option("--max-shard-size <size>", 'largest safetensors shard, e.g. "2GB" (default 5GB, as transformers)')
+    .option("--scale <x>", "multiply the adapter's scale (default 1)", num("--scale"))
+    .option("--json", "print JSON")
+    .action(
+      action(async (o: ExportHfCliOptions) => {
+        const r = await exportHfCheckpoint({
+          model: o.model,
+          out: o.out,
+          ...(o.adapter ? { adapter: o.adapter } : {}),
+          ...(o.dtype ? { dtype: o.dtype.toLowerCase() as HfDtype } : {}),
+          ...(o.maxShardSize ? { maxShardBytes: parseByteSize(o.maxShardSize) } : {}),
+          ...(o.scale !== undefined ? { scale: o.scale } : {}),
+        });
+        emit(r, o, (x) =>
+          [
+            `wrote ${x.out}: ${x.arch}, ${x.tensors} tensors in ${x.dtype}, ${x.shards.length} safetensors file(s), ${size(x.bytes)}`,
+            ...(x.merged ? [`merged the adapter into ${x.merged} matrices`] : []),
+            ...(x.dequantized ? [`dequantized ${x.dequantized} quantized tensors`] : []),
+            ...x.files.map((f) => `  ${f.name.padEnd(36)} ${size(f.bytes).padStart(11)}`),
+            ...x.warnings.map((w) => `warning: ${w}`),
           ].join("\n"),
         );
       }),
