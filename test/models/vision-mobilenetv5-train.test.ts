@@ -1,0 +1,150 @@
+// What of Gemma 3n's vision tower can be trained on ggml: the projector (a LoRA on mm.input_projection gets
+// gradients equal to finite differences) but not the MobileNet-V5 encoder (no CONV_2D/PAD/GELU backward: the
+// engine refuses it before ggml would abort, and the target check refuses vision-encoder LoRA targets).
+// Also: the image preprocessing shared with Gemma 3 gives llama.cpp's pixels for a gemma3nv mmproj.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  Context,
+  Graph,
+  GradientState,
+  Ops,
+  buildBackward,
+  getBackend,
+  markTrainable,
+} from "../../lib/engine/index.js";
+import { GgmlType } from "../../lib/gguf/ggml-types.js";
+import { buildGemma3nProjector } from "../../lib/models/vision/gemma3n-projector.js";
+import { buildMobileNetV5 } from "../../lib/models/vision/mobilenetv5.js";
+import { MobileNetV5Model, saveMobileNetV5Mmproj } from "../../lib/models/vision/mobilenetv5-model.js";
+import {
+  checkGemma3nVisionTargets,
+  openGemma3nImageEncoder,
+} from "../../lib/models/vision/mobilenetv5-encoder.js";
+import { randomMobileNetV5Mmproj } from "../../lib/models/vision/mobilenetv5-random.js";
+import { preprocessRgb } from "../../lib/models/vision/preprocess.js";
+import { EngineError, InputError } from "../../lib/util/errors.js";
+import { gradCheck } from "../engine/gradcheck.js";
+import { clipHarnessUnavailable, clipPreprocessRgb } from "../helpers/llama-mtmd.js";
+
+const dir = mkdtempSync(join(tmpdir(), "tunekit-mnv5-train-"));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+test("vision LoRA targets: the projector is accepted, the MobileNet-V5 encoder is refused with the reason", () => {
+  assert.deepEqual(checkGemma3nVisionTargets(["mm.input_projection", "mm.input_projection.weight"]), [
+    "mm.input_projection",
+  ]);
+  for (const t of ["vision", "v.blk.2.1.attn.query.proj", "v.*", "all"])
+    assert.throws(
+      () => checkGemma3nVisionTargets([t]),
+      (e: Error) =>
+        e instanceof InputError && /cannot be trained/.test(e.message) && /CONV_2D/.test(e.message),
+    );
+  assert.throws(() => checkGemma3nVisionTargets(["blk.0.attn_q"]), /not a Gemma 3n vision layer/);
+});
+
+test("backward through the encoder is refused by the engine (no abort)", () => {
+  const { config, tensors } = randomMobileNetV5Mmproj({ projectionDim: 32, imageSize: 256, seed: 2 });
+  // the stem kernel as a trainable f32 parameter
+  const pctx = new Context({ maxTensors: 4 });
+  const stem = pctx.f32(tensors.get("v.conv_stem.conv.weight")!.shape, "stem");
+  const model = MobileNetV5Model.fromTensors(config, tensors);
+  const ctx = new Context({ maxTensors: 8192, graphSize: 8192, grads: true });
+  try {
+    const ops = new Ops(ctx);
+    const w = {
+      get: (n: string) => (n === "v.conv_stem.conv.weight" ? stem : model.weights.get(n)),
+      has: (n: string) => model.weights.has(n),
+    };
+    const pixels = ctx.input(GgmlType.F32, [256, 256, 3, 1]);
+    const loss = ops.sum(buildGemma3nProjector(ops, config, w, buildMobileNetV5(ops, config, w, { pixels })));
+    markTrainable([stem], loss);
+    const state = new GradientState([stem]);
+    const graph = Graph.build(ctx, [loss], { size: 8192, grads: true });
+    assert.throws(
+      () => buildBackward(graph, loss, state),
+      (e: Error) => e instanceof EngineError && /no gradient for (CONV_2D|PAD|unary gelu)/.test(e.message),
+    );
+    state.free();
+  } finally {
+    ctx.free();
+    model.dispose();
+    pctx.free();
+  }
+});
+
+test("a LoRA on mm.input_projection gets the finite-difference gradients (encoder features constant)", () => {
+  const C = 8;
+  const P = 8;
+  const r = 2;
+  // a tiny graph computed ~70 times: one thread avoids the barrier cost on a busy machine
+  const backend = getBackend();
+  const threads = backend.threads;
+  backend.setThreads(1);
+  const { config, tensors } = randomMobileNetV5Mmproj({
+    projectionDim: P,
+    nEmbd: C,
+    imageSize: 256,
+    seed: 9,
+  });
+  const model = MobileNetV5Model.fromTensors(config, tensors);
+  let feats: ReturnType<Context["f32"]> | undefined;
+  const featData = Float32Array.from({ length: 4 * 4 * C }, (_, i) => Math.sin(i * 0.37) * 2);
+  try {
+    const { relErr, perInput } = gradCheck({
+      shapes: [
+        [C, r],
+        [r, P],
+      ],
+      build: (ops, [a, b], ctx) => {
+        feats = ctx.input(GgmlType.F32, [4, 4, C, 1], "features");
+        const lora = (o: Ops, _name: string, wt: typeof a, x: typeof a) =>
+          o.add(o.mulMat(wt, x), o.scale(o.mulMat(b, o.mulMat(a, x)), 2));
+        return buildGemma3nProjector(ops, config, model.weights, feats, lora);
+      },
+      fill: () => feats!.set(featData),
+      init: (_i, n, rnd) => Float32Array.from({ length: n }, () => rnd() * 0.5),
+      eps: 1e-2,
+    });
+    assert.ok(relErr < 5e-3, `gradient relative error ${relErr} (A ${perInput[0]}, B ${perInput[1]})`);
+  } finally {
+    backend.setThreads(threads);
+    model.dispose();
+  }
+});
+
+test(
+  "preprocessing for a gemma3nv mmproj (mean 0, std 1) gives llama.cpp's pixels; the encoder adapter uses it",
+  { skip: clipHarnessUnavailable() },
+  async () => {
+    const { config, tensors } = randomMobileNetV5Mmproj({ projectionDim: 32, imageSize: 256, seed: 4 });
+    const path = join(dir, "pre.gguf");
+    await saveMobileNetV5Mmproj(path, config, tensors);
+    // a 300×200 gradient image with a hard edge: downscaled and padded to 256×256
+    const W = 300;
+    const H = 200;
+    const rgb = new Uint8Array(W * H * 3);
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++)
+        for (let c = 0; c < 3; c++)
+          rgb[3 * (x + W * y) + c] = (x * (c + 1) + (y > 100 ? 90 : 0) + 7 * c) % 256;
+    const ours = preprocessRgb(rgb, W, H, config);
+    const ref = clipPreprocessRgb(path, rgb, W, H);
+    assert.equal(ours.length, 3 * 256 * 256);
+    let maxDiff = 0;
+    for (let i = 0; i < ours.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ours[i] - ref[i]));
+    assert.ok(maxDiff < 1e-6, `max |Δ| ${maxDiff}`);
+    const enc = openGemma3nImageEncoder(path);
+    try {
+      assert.equal(enc.image.tokensPerImage, 256);
+      assert.equal(enc.bidirectional, false);
+      assert.equal(enc.pixelsPerImage, ours.length);
+      assert.equal(enc.encode(ours).length, 256 * 32);
+    } finally {
+      enc.dispose();
+    }
+  },
+);
