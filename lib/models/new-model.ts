@@ -1,7 +1,7 @@
 // New models from scratch: random weights (seeded) for any supported architecture, written as a GGUF with
 // the metadata llama.cpp's loaders read for that architecture (src/models/<arch>.cpp load_arch_hparams)
 // and a tokenizer copied from another GGUF. Used for tests, benchmarks and pretraining.
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { GgmlType } from "../gguf/ggml-types.js";
 import {
   GgufValueType,
@@ -23,6 +23,8 @@ import {
   swaPatternLayers,
   GEMMA3N_LLAMA_CPP,
 } from "./arch/gemma3n-config.js";
+import { randomMmproj, saveMmproj, type RandomMmprojOptions } from "./vision/mmproj.js";
+import { nImageTokens } from "./vision/siglip-config.js";
 
 /** What model to make. Omitted dimensions take small per-architecture defaults (see ARCH_DEFAULTS). */
 export interface NewModelOptions {
@@ -61,6 +63,12 @@ export interface NewModelOptions {
   out: string;
   /** Type of the matrices (norm weights and biases stay f32). Default f32. */
   type?: "f32" | "f16";
+  /**
+   * Also write a tiny random vision tower as `mmproj-<out file name>` next to the model (gemma3 only: SigLIP
+   * + gemma3 projector, projection width = dim), which llama.cpp's mtmd loads with it. `true` takes the
+   * defaults of randomMmproj (64 px images, patch 8, 2 layers, 16 soft tokens per image).
+   */
+  vision?: boolean | Omit<RandomMmprojOptions, "textEmbd" | "seed">;
 }
 
 /** What was written. */
@@ -82,6 +90,15 @@ export interface NewModelResult {
   parameters: number;
   /** File size in bytes. */
   bytes: number;
+  /** The vision tower written with `vision`: mmproj path, image size, soft tokens per image. */
+  mmproj?: {
+    out: string;
+    imageSize: number;
+    patchSize: number;
+    layers: number;
+    imageTokens: number;
+    bytes: number;
+  };
 }
 
 interface ArchDefaults {
@@ -260,8 +277,14 @@ export async function newModelGguf(o: NewModelOptions): Promise<NewModelResult> 
     };
   });
   const parameters = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
+  if (o.vision && arch !== "gemma3")
+    throw new InputError(`a vision tower can be made for gemma3 only, not ${arch}`, { field: "vision" });
+  const mmproj = o.vision
+    ? await writeRandomMmproj(o.out, { ...(o.vision === true ? {} : o.vision), textEmbd: dim, seed: o.seed })
+    : undefined;
   const { bytes } = await writeGguf(o.out, { metadata: meta, tensors });
   return {
+    ...(mmproj ? { mmproj } : {}),
     out: o.out,
     arch,
     dim,
@@ -275,6 +298,24 @@ export async function newModelGguf(o: NewModelOptions): Promise<NewModelResult> 
     type,
     tokenizerFrom,
     parameters,
+    bytes,
+  };
+}
+
+/** Writes randomMmproj(o) as mmproj-<model file name> beside `modelOut`. */
+async function writeRandomMmproj(
+  modelOut: string,
+  o: RandomMmprojOptions,
+): Promise<NonNullable<NewModelResult["mmproj"]>> {
+  const { config, tensors } = randomMmproj(o);
+  const out = join(dirname(modelOut), `mmproj-${basename(modelOut)}`);
+  const { bytes } = await saveMmproj(out, config, tensors, { name: "tunekit random gemma3 vision" });
+  return {
+    out,
+    imageSize: config.imageSize,
+    patchSize: config.patchSize,
+    layers: config.nLayer,
+    imageTokens: nImageTokens(config),
     bytes,
   };
 }

@@ -28,6 +28,7 @@ import {
   visionNodesEstimate,
   type SiglipVisionConfig,
 } from "../../lib/models/vision/index.js";
+import { newModelGguf } from "../../lib/models/new-model.js";
 import { sharedDir } from "../../lib/util/paths.js";
 import {
   clipEncode,
@@ -358,3 +359,32 @@ test("saveMmproj writes trained weights that load back identically (f32) and as 
     model.dispose();
   }
 });
+
+test(
+  "new-model --vision writes a gemma3 LM with a matching mmproj that clip loads",
+  { skip: !shared && "../shared is absent" },
+  async () => {
+    const out = join(dir, "lm.gguf");
+    const r = await newModelGguf({
+      arch: "gemma3",
+      seed: 4,
+      vocab: 512,
+      out,
+      vision: { imageSize: 112, patchSize: 14 },
+    });
+    assert.ok(r.mmproj);
+    assert.equal(r.mmproj.out, join(dir, "mmproj-lm.gguf"));
+    const model = VisionModel.load(r.mmproj.out);
+    try {
+      assert.equal(model.config.projectionDim, r.dim);
+      assert.equal(nImageTokens(model.config), r.mmproj.imageTokens);
+      if (!noHarness) assert.deepEqual(clipInfo(r.mmproj.out), { nTokens: 16, nEmbd: r.dim, imageSize: 112 });
+    } finally {
+      model.dispose();
+    }
+    await assert.rejects(
+      newModelGguf({ arch: "llama", seed: 1, vocab: 512, out: join(dir, "l.gguf"), vision: true }),
+      /gemma3 only/,
+    );
+  },
+);

@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { newModelGguf, type NewModelResult } from "../../models/new-model.js";
 import { action, emit, num } from "../output.js";
+import { InputError } from "../../util/errors.js";
 import type { CommonOptions } from "../output.js";
 
 interface NewModelCliOptions extends CommonOptions {
@@ -18,6 +19,10 @@ interface NewModelCliOptions extends CommonOptions {
   seed: number;
   out: string;
   type?: "f32" | "f16";
+  vision?: boolean;
+  imageSize?: number;
+  patchSize?: number;
+  visionLayers?: number;
 }
 
 export function register(program: Command): void {
@@ -41,11 +46,20 @@ export function register(program: Command): void {
     .requiredOption("--seed <n>", "random seed", num("--seed"))
     .requiredOption("--out <file>", "output GGUF")
     .option("--type <type>", "matrix type: f32 or f16", "f32")
+    .option("--vision", "gemma3: also write a tiny random vision tower, mmproj-<out> beside the model")
+    .option("--image-size <n>", "vision: image side in pixels (default 64)", num("--image-size"))
+    .option("--patch-size <n>", "vision: patch side (default 8)", num("--patch-size"))
+    .option("--vision-layers <n>", "vision: encoder blocks (default 2)", num("--vision-layers"))
     .option("--json", "one JSON document on stdout")
     .action(
       action(async (opts: NewModelCliOptions) => {
-        const { json: _json, ...rest } = opts;
-        emit(await newModelGguf(rest), opts, renderNewModel);
+        const { json: _json, vision, imageSize, patchSize, visionLayers, ...rest } = opts;
+        const tower = vision ? { imageSize, patchSize, nLayer: visionLayers } : undefined;
+        if (!vision && (imageSize ?? patchSize ?? visionLayers) !== undefined)
+          throw new InputError("--image-size, --patch-size and --vision-layers need --vision", {
+            field: "vision",
+          });
+        emit(await newModelGguf({ ...rest, vision: tower }), opts, renderNewModel);
       }),
     );
 }
@@ -54,6 +68,10 @@ function renderNewModel(r: NewModelResult): string {
   const window = r.slidingWindow ? `, sliding window ${r.slidingWindow}` : "";
   return (
     `${r.out}: ${r.arch}, ${r.layers} layers, dim ${r.dim}, ${r.heads} heads (${r.kvHeads} KV) × ${r.headDim}, ` +
-    `ffn ${r.ffn}, vocab ${r.vocab}${window}, ${r.type}, ${r.parameters.toLocaleString("en")} parameters, ${r.bytes} bytes`
+    `ffn ${r.ffn}, vocab ${r.vocab}${window}, ${r.type}, ${r.parameters.toLocaleString("en")} parameters, ${r.bytes} bytes` +
+    (r.mmproj
+      ? `\n${r.mmproj.out}: gemma3 vision tower, ${r.mmproj.imageSize} px images, patch ${r.mmproj.patchSize}, ` +
+        `${r.mmproj.layers} layers, ${r.mmproj.imageTokens} soft tokens per image, ${r.mmproj.bytes} bytes`
+      : "")
   );
 }
