@@ -1,9 +1,12 @@
-// Finds the folder of prebuilt ggml libraries shipped by the pinned node-llama-cpp, the same way
-// node-llama-cpp chooses its own build (CUDA, then Vulkan, then CPU), so that both share one libggml-base.
+// Finds the ggml libraries: the prebuilt ones shipped by the pinned node-llama-cpp, chosen the way
+// node-llama-cpp chooses its own build (CUDA, then Vulkan, then CPU) so that both share one libggml-base —
+// or, on a CPU-only run, this machine's build from the bundled source (`tunekit engine build-cpu`,
+// source-build.ts) once it has passed its probe. TUNEKIT_GGML=prebuilt|source|auto picks (default auto).
 import { existsSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { EngineError } from "../util/errors.js";
+import { SOURCE_LIBRARIES, sourceBuildStatus, usableSourceBuild } from "./source-build.js";
 
 /** Which prebuilt flavour of ggml is loaded. */
 export type BinaryFlavor = "cuda" | "vulkan" | "cpu";
@@ -12,6 +15,28 @@ export interface BinaryFolder {
   flavor: BinaryFlavor;
   /** Absolute folder holding libggml-base.so, libggml*.so and the backend libraries. */
   dir: string;
+  /** libggml-base to load (by path). */
+  baseLibrary: string;
+  /** The main libggml (backend registry) to load (by path). */
+  mainLibrary: string;
+  /**
+   * A CPU build from the bundled source (its CPU backend is linked in, so no backend libraries are loaded
+   * from `dir`); false for node-llama-cpp's prebuilt binaries.
+   */
+  source: boolean;
+}
+
+/** The source build in `dir` (a folder of SOURCE_LIBRARIES) as a binary folder. */
+function sourceFolder(dir: string): BinaryFolder {
+  for (const name of SOURCE_LIBRARIES)
+    if (!existsSync(join(dir, name))) throw new EngineError(`${join(dir, name)} is missing`);
+  return {
+    flavor: "cpu",
+    dir,
+    baseLibrary: join(dir, "libggml-base.so.0"),
+    mainLibrary: join(dir, "libggml.so.0"),
+    source: true,
+  };
 }
 
 /** node_modules folders from this file upwards (the packages' `exports` hide their package.json from require). */
@@ -51,13 +76,37 @@ function driverPresent(flavor: BinaryFlavor): boolean {
  * taken when its package and its driver are present, else the CPU build.
  */
 export function findBinaryFolder(): BinaryFolder {
+  // the probe of a source build (source-probe.ts) names the build it checks
+  if (process.env.TUNEKIT_GGML_DIR) return sourceFolder(process.env.TUNEKIT_GGML_DIR);
+  const choice = process.env.TUNEKIT_GGML ?? "prebuilt";
+  if (!["auto", "prebuilt", "source"].includes(choice))
+    throw new EngineError(`TUNEKIT_GGML must be auto, prebuilt or source, got "${choice}"`);
   const arch = `${process.platform}-${process.arch}`;
   const forced = process.env.TUNEKIT_BACKEND as BinaryFlavor | undefined;
   const order: BinaryFlavor[] = forced ? [forced] : ["cuda", "vulkan", "cpu"];
   for (const flavor of order) {
     const pkg = `@node-llama-cpp/${arch}${flavor === "cpu" ? "" : "-" + flavor}`;
     const dir = packageBinDir(pkg);
-    if (dir && (flavor === "cpu" || forced || driverPresent(flavor))) return { flavor, dir };
+    if (!dir || !(flavor === "cpu" || forced || driverPresent(flavor))) continue;
+    if (flavor === "cpu" && choice !== "prebuilt") {
+      const built = usableSourceBuild();
+      if (built) return sourceFolder(built.libDir);
+      if (choice === "source") {
+        const st = sourceBuildStatus();
+        throw new EngineError(
+          `TUNEKIT_GGML=source but this machine's source build is ${st.state}` +
+            (st.probe?.error ? ` (${st.probe.error})` : "") +
+            `: run \`tunekit engine build-cpu\` (it builds into ${st.dir})`,
+        );
+      }
+    }
+    return {
+      flavor,
+      dir,
+      baseLibrary: join(dir, "libggml-base.so"),
+      mainLibrary: ggmlMainLibrary(dir),
+      source: false,
+    };
   }
   throw new EngineError(
     `no prebuilt ggml binaries for ${arch}${forced ? ` (TUNEKIT_BACKEND=${forced})` : ""}: ` +

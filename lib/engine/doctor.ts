@@ -7,6 +7,7 @@ import { basename, dirname, join } from "node:path";
 import { PACKAGE_ROOT } from "../util/paths.js";
 import { getBackend, listDevices, type DeviceInfo } from "./backend.js";
 import { ggml } from "./ffi.js";
+import { sourceBuildStatus, type ProbeResult } from "./source-build.js";
 
 export interface DoctorReport {
   versions: { tunekit: string; node: string; nodeLlamaCpp: string | null; ggml: string; ggmlCommit: string };
@@ -16,6 +17,10 @@ export interface DoctorReport {
     folder: string;
     /** The CPU variant ggml picked for this processor (libggml-cpu-<name>.so), when it can be seen. */
     cpuVariant: string | null;
+    /** "source" when this machine's build from the bundled source is loaded, else "prebuilt". */
+    origin: "prebuilt" | "source";
+    /** This machine's source build (tunekit engine build-cpu): where it is, its state and probe. */
+    sourceBuild: { dir: string; state: string; probe?: ProbeResult };
   };
   /** The device graphs run on. */
   device: DeviceInfo;
@@ -100,7 +105,13 @@ export function doctor(): DoctorReport {
       ggml: g.ggml_version(),
       ggmlCommit: g.ggml_commit(),
     },
-    binaries: { flavor: g.folder.flavor, folder: g.folder.dir, cpuVariant: loadedCpuVariant() },
+    binaries: {
+      flavor: g.folder.flavor,
+      folder: g.folder.dir,
+      cpuVariant: g.folder.source ? "native (built from source)" : loadedCpuVariant(),
+      origin: g.folder.source ? "source" : "prebuilt",
+      sourceBuild: sourceBuildStatus(),
+    },
     device: backend.info,
     devices: listDevices(),
     cpu: {

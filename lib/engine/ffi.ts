@@ -1,8 +1,7 @@
 // Raw FFI bindings (koffi) to the prebuilt ggml of node-llama-cpp. Only this file and lib/engine/ talk to
 // them; everything else uses the typed wrappers (Context, Tensor, ops, Graph). Pointers are bigint or null.
 import koffi from "koffi";
-import { findBinaryFolder, ggmlMainLibrary, type BinaryFolder } from "./binaries.js";
-import { join } from "node:path";
+import { findBinaryFolder, type BinaryFolder } from "./binaries.js";
 
 export type Ptr = bigint;
 export type NullablePtr = bigint | null;
@@ -17,8 +16,9 @@ export const InitParams = koffi.struct("tk_ggml_init_params", {
 const LogCallback = koffi.proto("void tk_ggml_log_callback(int level, const char* text, void* ud)");
 
 function bind(folder: BinaryFolder) {
-  const base = koffi.load(join(folder.dir, "libggml-base.so"));
-  const main = koffi.load(ggmlMainLibrary(folder.dir));
+  // by path, RTLD_LOCAL (koffi's default): a source build's libraries stay apart from node-llama-cpp's
+  const base = koffi.load(folder.baseLibrary);
+  const main = koffi.load(folder.mainLibrary);
   const b = <A extends unknown[], R>(proto: string) => base.func(proto) as unknown as F<A, R>;
   const m = <A extends unknown[], R>(proto: string) => main.func(proto) as unknown as F<A, R>;
   type T = Ptr; // ggml_tensor*
@@ -261,6 +261,7 @@ export function ggml(): GgmlApi {
     }
   }, koffi.pointer(LogCallback));
   a.ggml_log_set(logCallback, null);
+  // a source build has its CPU backend linked in; prebuilt folders hold one library per backend/CPU variant
   if (!a.folder.source) a.ggml_backend_load_all_from_path(a.folder.dir);
   api = a;
   return a;

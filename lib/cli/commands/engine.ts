@@ -3,6 +3,7 @@
 import type { Command } from "commander";
 import { BENCH_TYPES, benchMatmul, type MatmulBenchResult } from "../../engine/bench.js";
 import { doctor, type DoctorReport } from "../../engine/doctor.js";
+import { buildCpuEngine } from "../../engine/source-build.js";
 import { action, emit, num, type CommonOptions } from "../output.js";
 
 interface BenchOptions extends CommonOptions {
@@ -21,6 +22,34 @@ export function register(program: Command): void {
     .description("Show versions, the ggml binaries and devices in use, CPU features, threads and memory")
     .option("--json", "one JSON document on stdout")
     .action(action((opts: CommonOptions) => emit(doctor(), opts, renderDoctor)));
+
+  program
+    .command("engine")
+    .description("Manage the ggml engine libraries")
+    .command("build-cpu")
+    .description(
+      "Build ggml's CPU backend from node-llama-cpp's bundled source for this CPU (needs git, cmake, a C/C++ " +
+        "compiler; ~2 min on 2 cores) into ~/.cache/tunekit; once its probe passes, CPU runs use it " +
+        "(TUNEKIT_GGML=prebuilt to opt out)",
+    )
+    .option("--jobs <n>", "parallel compile jobs (default: logical CPUs)", num("--jobs"))
+    .option("--force", "rebuild even when a valid build exists")
+    .option("--json", "one JSON document on stdout")
+    .action(
+      action(async (opts: CommonOptions & { jobs?: number; force?: boolean }) => {
+        const b = await buildCpuEngine({
+          jobs: opts.jobs,
+          force: opts.force,
+          log: opts.json ? undefined : (line) => process.stderr.write(line + "\n"),
+        });
+        emit(
+          { dir: b.dir, libDir: b.libDir, ...b.manifest },
+          opts,
+          (r) =>
+            `built ${r.libDir} (${r.compiler}); probe ${r.probe?.ok ? "passed" : `failed: ${r.probe?.error}`}`,
+        );
+      }),
+    );
 
   const bench = program.command("bench").description("Micro-benchmarks of the engine");
   bench
@@ -60,7 +89,9 @@ function renderDoctor(r: DoctorReport): string {
   const feats = Object.keys(r.cpu.ggmlFeatures).join(" ") || "none reported";
   return [
     `tunekit ${v.tunekit} · node ${v.node} · node-llama-cpp ${v.nodeLlamaCpp ?? "not found"} · ggml ${v.ggml} (${v.ggmlCommit})`,
-    `binaries: ${r.binaries.flavor}${r.binaries.cpuVariant ? `, CPU variant ${r.binaries.cpuVariant}` : ""} in ${r.binaries.folder}`,
+    `binaries: ${r.binaries.origin} ${r.binaries.flavor}${r.binaries.cpuVariant ? `, CPU variant ${r.binaries.cpuVariant}` : ""} in ${r.binaries.folder}`,
+    `source build: ${r.binaries.sourceBuild.state}${r.binaries.sourceBuild.probe && !r.binaries.sourceBuild.probe.ok ? ` (${r.binaries.sourceBuild.probe.error})` : ""} — ${r.binaries.sourceBuild.dir}` +
+      (r.binaries.sourceBuild.state === "absent" ? " (tunekit engine build-cpu makes it)" : ""),
     `device: ${r.device.name} (${r.device.description}), ${r.device.kind}`,
     ...r.devices.map(
       (d) => `  ${d.name}: ${d.description} — ${gib(d.memoryFreeBytes)} free of ${gib(d.memoryTotalBytes)}`,
