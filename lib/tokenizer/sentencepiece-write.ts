@@ -18,60 +18,62 @@ const SP_TYPE: Record<number, number> = {
   [TokenType.BYTE]: 6,
 };
 
-/** Protocol-buffers wire-format writer (only what ModelProto needs). */
+/** Protocol-buffers wire-format writer (only what ModelProto needs), into one growing buffer. */
 class ProtoWriter {
-  private chunks: Uint8Array[] = [];
-  private size = 0;
-  private push(b: Uint8Array): void {
-    this.chunks.push(b);
-    this.size += b.length;
+  private buf = new Uint8Array(64);
+  private len = 0;
+  private static encoder = new TextEncoder();
+  private room(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.len + n));
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
   }
-  private varint(v: bigint): void {
-    const out: number[] = [];
-    let x = BigInt.asUintN(64, v); // negative int32 values take 10 bytes, as protobuf encodes them
-    do {
-      let b = Number(x & 0x7fn);
-      x >>= 7n;
-      if (x > 0n) b |= 0x80;
-      out.push(b);
-    } while (x > 0n);
-    this.push(Uint8Array.from(out));
+  private varint(v: number): void {
+    this.room(10);
+    if (v < 0) {
+      // negative int32 values are sign-extended to 64 bits: 10 bytes, as protobuf encodes them
+      let x = BigInt.asUintN(64, BigInt(v));
+      for (let i = 0; i < 10; i++, x >>= 7n) this.buf[this.len++] = Number(x & 0x7fn) | (i < 9 ? 0x80 : 0);
+      return;
+    }
+    while (v >= 0x80) {
+      this.buf[this.len++] = (v & 0x7f) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    this.buf[this.len++] = v;
   }
   private key(field: number, wire: number): void {
-    this.varint(BigInt((field << 3) | wire));
+    this.varint(field * 8 + wire);
   }
   int(field: number, v: number | boolean): this {
     this.key(field, 0);
-    this.varint(BigInt(typeof v === "boolean" ? Number(v) : v));
+    this.varint(typeof v === "boolean" ? Number(v) : v);
     return this;
   }
   float(field: number, v: number): this {
     this.key(field, 5);
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setFloat32(0, v, true);
-    this.push(b);
+    this.room(4);
+    new DataView(this.buf.buffer).setFloat32(this.len, v, true);
+    this.len += 4;
     return this;
   }
   bytes(field: number, b: Uint8Array): this {
     this.key(field, 2);
-    this.varint(BigInt(b.length));
-    this.push(b);
+    this.varint(b.length);
+    this.room(b.length);
+    this.buf.set(b, this.len);
+    this.len += b.length;
     return this;
   }
   string(field: number, s: string): this {
-    return this.bytes(field, new TextEncoder().encode(s));
+    return this.bytes(field, ProtoWriter.encoder.encode(s));
   }
   message(field: number, m: ProtoWriter): this {
     return this.bytes(field, m.finish());
   }
   finish(): Uint8Array {
-    const out = new Uint8Array(this.size);
-    let o = 0;
-    for (const c of this.chunks) {
-      out.set(c, o);
-      o += c.length;
-    }
-    return out;
+    return this.buf.subarray(0, this.len);
   }
 }
 

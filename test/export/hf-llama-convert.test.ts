@@ -11,7 +11,7 @@ import { join } from "node:path";
 import type { Token } from "node-llama-cpp";
 import { convertLlama2c } from "../../lib/models/convert-llama2c.js";
 import { newModelGguf } from "../../lib/models/new-model.js";
-import { gguf, openGguf, writeGguf } from "../../lib/gguf/index.js";
+import { openGguf } from "../../lib/gguf/index.js";
 import { mergeAdapter } from "../../lib/export/merge.js";
 import { exportHfCheckpoint } from "../../lib/export/hf-checkpoint.js";
 import { getLlamaCpp } from "../../lib/infer/llama.js";
@@ -19,6 +19,7 @@ import { sharedDir } from "../../lib/util/paths.js";
 import { maxLogSoftmaxDelta } from "../models/parity-util.js";
 import { referenceLogits } from "../models/helpers.js";
 import { convertWithLlamaCpp, converterUnavailable } from "../helpers/llama-convert.js";
+import { STORIES_TARGETS, writeRandomLoraAdapter } from "./random-adapter.js";
 
 const shared = sharedDir();
 const skip = !shared ? "../shared is absent" : converterUnavailable();
@@ -47,44 +48,6 @@ function assertSameTensors(a: string, b: string): void {
   }
 }
 
-/** A LoRA adapter GGUF for stories260K (dim 64, 4 KV heads of 8, FFN 172) with seeded random A and B. */
-async function randomAdapter(path: string): Promise<void> {
-  let s = 12345;
-  const rand = () => {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    return (s / 2 ** 32 - 0.5) * 0.3;
-  };
-  const r = 4;
-  const targets: Array<[string, number, number]> = [
-    ["blk.0.attn_q.weight", 64, 64],
-    ["blk.1.attn_k.weight", 64, 32],
-    ["blk.2.attn_v.weight", 64, 32],
-    ["blk.3.ffn_down.weight", 172, 64],
-  ];
-  await writeGguf(path, {
-    metadata: {
-      "general.architecture": gguf.str("llama"),
-      "general.type": gguf.str("adapter"),
-      "adapter.type": gguf.str("lora"),
-      "adapter.lora.alpha": gguf.f32(8),
-    },
-    tensors: targets.flatMap(([name, nIn, nOut]) => [
-      {
-        name: `${name}.lora_a`,
-        type: 0,
-        shape: [nIn, r],
-        data: new Uint8Array(Float32Array.from({ length: nIn * r }, rand).buffer),
-      },
-      {
-        name: `${name}.lora_b`,
-        type: 0,
-        shape: [r, nOut],
-        data: new Uint8Array(Float32Array.from({ length: r * nOut }, rand).buffer),
-      },
-    ]),
-  });
-}
-
 /** Every model of this file: original GGUF, exported folder, and llama.cpp's conversion of it (one batch). */
 interface Case {
   /** The GGUF the conversion must reproduce (the merged one when an adapter is used). */
@@ -106,7 +69,7 @@ function cases(): Promise<Record<string, Case>> {
       out: stories,
     });
     const adapter = join(dir, "adapter.gguf");
-    await randomAdapter(adapter);
+    await writeRandomLoraAdapter(adapter, { targets: STORIES_TARGETS });
     const merged = join(dir, "merged.gguf");
     await mergeAdapter({ model: stories, adapter, out: merged, type: "f32" });
     const out: Record<string, Case> = {};

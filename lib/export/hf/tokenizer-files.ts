@@ -292,11 +292,13 @@ export function sentencePieceMerges(pieces: string[], scores: ArrayLike<number> 
   const out: Array<{ l: string; r: string; score: number }> = [];
   pieces.forEach((piece, i) => {
     if (id.get(piece) !== i) return;
-    const chars = Array.from(piece);
     const local: Array<{ l: string; r: string; score: number }> = [];
-    for (let k = 1; k < chars.length; k++) {
-      const l = chars.slice(0, k).join("");
-      const r = chars.slice(k).join("");
+    // split between code points (as Python's str slicing does), not inside a surrogate pair
+    for (let k = 0; k < piece.length; ) {
+      k += piece.codePointAt(k)! > 0xffff ? 2 : 1;
+      if (k >= piece.length) break;
+      const l = piece.slice(0, k);
+      const r = piece.slice(k);
       if (id.has(l) && id.has(r)) local.push({ l, r, score: scores ? scores[i] : -i });
     }
     local.sort((a, b) => id.get(a.l)! - id.get(b.l)! || id.get(a.r)! - id.get(b.r)!);
