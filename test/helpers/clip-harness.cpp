@@ -7,12 +7,20 @@
 //   clip-harness preprocess-file MMPROJ IMAGE OUT.f32        (decoded with stb_image, as mtmd-helper does)
 //       OUT: planar f32 [S, S, 3] after resize and mean/std normalisation
 //   clip-harness info MMPROJ → prints "n_tokens n_embd image_size"
+//   clip-harness mtmd MODEL MMPROJ RGB.u8 W H PROMPT LOGITS.f32 EMBD.f32
+//       llama.cpp's multimodal path end to end: mtmd_init_from_file(MMPROJ, MODEL), mtmd_tokenize(PROMPT with
+//       mtmd's default marker "<__media__>" where the image goes), mtmd_encode_chunk, then llama_decode of text
+//       tokens and image embeddings as mtmd-helper does (positions in order, the image non-causal when mtmd says so).
+//       Prints one JSON line describing the chunks; LOGITS: logits of every text token [n_text][n_vocab];
+//       EMBD: the image's soft tokens [n_tokens][n_embd].
 // A first line "bins DIR" on stdin is not used: the ggml backends are loaded from $CLIP_HARNESS_BINS.
 #include "clip.h"
 #include "clip-impl.h"
 #include "clip-model.h"
 #include "mtmd-image.h"
 #include "ggml-backend.h"
+#include "llama.h"
+#include "mtmd.h"
 
 #define STB_IMAGE_IMPLEMENTATION
 #include "stb/stb_image.h"
@@ -68,6 +76,111 @@ static void preprocess(clip_ctx * ctx, const clip_image_u8 & img, const char * o
     mtmd_image_preproc_out res = pre.preprocess(img);
     if (res.entries.size() != 1) { fprintf(stderr, "expected one image, got %zu\n", res.entries.size()); exit(4); }
     write_planar(out, res.entries[0]);
+}
+
+static void quiet_log(enum ggml_log_level, const char *, void *) {}
+
+static int run_mtmd(char ** argv) {
+    const char * model_path = argv[2];
+    const char * mmproj = argv[3];
+    const int w = atoi(argv[5]), h = atoi(argv[6]);
+    const char * prompt = argv[7];
+    llama_log_set(quiet_log, nullptr);
+    if (!getenv("CLIP_HARNESS_VERBOSE")) mtmd_log_set(quiet_log, nullptr);
+    llama_backend_init();
+    llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = 0;
+    llama_model * model = llama_model_load_from_file(model_path, mp);
+    if (!model) { fprintf(stderr, "cannot load %s\n", model_path); return 3; }
+    llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = 2048;
+    cp.n_batch = 2048;
+    cp.n_ubatch = 2048;
+    cp.n_threads = 2;
+    cp.n_threads_batch = 2;
+    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    llama_context * lctx = llama_init_from_model(model, cp);
+    if (!lctx) { fprintf(stderr, "cannot create a context\n"); return 3; }
+    mtmd_context_params mparams = mtmd_context_params_default();
+    mparams.use_gpu = false;
+    mparams.print_timings = false;
+    mparams.n_threads = 2;
+    mparams.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    mparams.warmup = false;
+    mtmd_context * mctx = mtmd_init_from_file(mmproj, model, mparams);
+    if (!mctx) { fprintf(stderr, "mtmd_init_from_file failed for %s\n", mmproj); return 3; }
+    std::vector<char> rgb = read_file(argv[4]);
+    if (rgb.size() != (size_t) w * h * 3) { fprintf(stderr, "rgb file size\n"); return 2; }
+    mtmd_bitmap * bitmap = mtmd_bitmap_init(w, h, reinterpret_cast<const unsigned char *>(rgb.data()));
+    mtmd_input_text text{prompt, strlen(prompt), true, true};
+    mtmd_input_chunks * chunks = mtmd_input_chunks_init();
+    const mtmd_bitmap * bitmaps[1] = {bitmap};
+    if (mtmd_tokenize(mctx, chunks, &text, bitmaps, 1) != 0) { fprintf(stderr, "mtmd_tokenize failed\n"); return 4; }
+    const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
+    const int n_embd = llama_model_n_embd_inp(model);
+    std::vector<float> logits;
+    std::vector<float> image_embd;
+    std::string json = "[";
+    llama_pos n_past = 0;
+    for (size_t i = 0; i < mtmd_input_chunks_size(chunks); i++) {
+        const mtmd_input_chunk * chunk = mtmd_input_chunks_get(chunks, i);
+        if (i) json += ",";
+        if (mtmd_input_chunk_get_type(chunk) == MTMD_INPUT_CHUNK_TYPE_TEXT) {
+            size_t n = 0;
+            const llama_token * toks = mtmd_input_chunk_get_tokens_text(chunk, &n);
+            json += "{\"type\":\"text\",\"tokens\":[";
+            llama_batch batch = llama_batch_init((int) n, 0, 1);
+            for (size_t t = 0; t < n; t++) {
+                json += (t ? "," : "") + std::to_string(toks[t]);
+                batch.token[t] = toks[t];
+                batch.pos[t] = n_past + (llama_pos) t;
+                batch.n_seq_id[t] = 1;
+                batch.seq_id[t][0] = 0;
+                batch.logits[t] = 1;
+            }
+            batch.n_tokens = (int) n;
+            json += "]}";
+            if (n > 0 && llama_decode(lctx, batch) != 0) { fprintf(stderr, "llama_decode (text) failed\n"); return 5; }
+            for (size_t t = 0; t < n; t++) {
+                const float * l = llama_get_logits_ith(lctx, (int) t);
+                logits.insert(logits.end(), l, l + n_vocab);
+            }
+            llama_batch_free(batch);
+            n_past += (llama_pos) n;
+        } else {
+            const int n = (int) mtmd_input_chunk_get_n_tokens(chunk);
+            if (mtmd_encode_chunk(mctx, chunk) != 0) { fprintf(stderr, "mtmd_encode_chunk failed\n"); return 5; }
+            const float * embd = mtmd_get_output_embd(mctx);
+            image_embd.assign(embd, embd + (size_t) n * n_embd);
+            llama_batch batch = llama_batch_init(n, n_embd, 1);
+            memcpy(batch.embd, embd, sizeof(float) * (size_t) n * n_embd);
+            for (int t = 0; t < n; t++) {
+                batch.pos[t] = n_past + t;
+                batch.n_seq_id[t] = 1;
+                batch.seq_id[t][0] = 0;
+                batch.logits[t] = 0;
+            }
+            batch.n_tokens = n;
+            const bool non_causal = mtmd_decode_use_non_causal(mctx, chunk);
+            if (non_causal) llama_set_causal_attn(lctx, false);
+            const int rc = llama_decode(lctx, batch);
+            if (non_causal) llama_set_causal_attn(lctx, true);
+            if (rc != 0) { fprintf(stderr, "llama_decode (image) failed\n"); return 5; }
+            llama_batch_free(batch);
+            json += "{\"type\":\"image\",\"n_tokens\":" + std::to_string(n) + ",\"non_causal\":" + (non_causal ? "true" : "false") + "}";
+            n_past += mtmd_input_chunk_get_n_pos(chunk);
+        }
+    }
+    json += "]";
+    printf("%s\n", json.c_str());
+    write_file(argv[8], logits.data(), logits.size() * sizeof(float));
+    write_file(argv[9], image_embd.data(), image_embd.size() * sizeof(float));
+    mtmd_input_chunks_free(chunks);
+    mtmd_bitmap_free(bitmap);
+    mtmd_free(mctx);
+    llama_free(lctx);
+    llama_model_free(model);
+    return 0;
 }
 
 int main(int argc, char ** argv) {
@@ -133,6 +246,7 @@ int main(int argc, char ** argv) {
         clip_free(ctx);
         return 0;
     }
+    if (mode == "mtmd" && argc >= 10) return run_mtmd(argv);
     fprintf(stderr, "bad arguments\n");
     return 1;
 }

@@ -1,7 +1,7 @@
-// llama.cpp's own multimodal code (tools/mtmd: clip.cpp, mtmd-image.cpp, models/*.cpp) as a reference
+// llama.cpp's own multimodal code (tools/mtmd: clip.cpp, mtmd.cpp, mtmd-image.cpp, models/*.cpp) as a reference
 // for the vision tests. node-llama-cpp's prebuilt binaries do not contain libmtmd, so this compiles those
 // sources from the bundled llama.cpp release (node_modules/node-llama-cpp/llama/gitRelease.bundle) with g++
-// against the prebuilt libggml*.so, together with test/helpers/clip-harness.cpp, once per machine into
+// against the prebuilt libggml*.so and libllama, together with test/helpers/clip-harness.cpp, once per machine into
 // os.tmpdir()/tunekit-clip-harness-<hash>/ (about 3 minutes on 2 cores the first time; later runs reuse it).
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -71,6 +71,7 @@ export function clipHarnessPlan(): {
   const mtmd = join(src, "tools", "mtmd");
   const sources = [
     join(mtmd, "clip.cpp"),
+    join(mtmd, "mtmd.cpp"),
     join(mtmd, "mtmd-image.cpp"),
     join(mtmd, "mtmd-audio.cpp"),
     ...readdirSync(join(mtmd, "models"))
@@ -131,6 +132,7 @@ export function buildClipHarness(): { exe: string; bins: string; seconds: number
         `-L${bins}`,
         "-lggml-base",
         `-l:${basename(ggmlMainLibrary(bins))}`,
+        `-l:${llamaLibrary(bins)}`,
         `-Wl,-rpath,${bins}`,
         "-lpthread",
       ],
@@ -146,6 +148,13 @@ export function buildClipHarness(): { exe: string; bins: string; seconds: number
     rmSync(objDir, { recursive: true, force: true });
   }
   return (built = { exe, bins, seconds: (Date.now() - started) / 1000 });
+}
+
+/** libllama.v0.5.0.so (the versioned name node-llama-cpp ships). */
+function llamaLibrary(bins: string): string {
+  const name = readdirSync(bins).find((f) => /^libllama\.(.+\.)?v[\d.]+\.so$/.test(f) || f === "libllama.so");
+  if (!name) throw new Error(`no libllama*.so in ${bins}`);
+  return name;
 }
 
 function shellQuote(s: string): string {
@@ -236,4 +245,46 @@ export function clipPreprocessFile(mmproj: string, image: string): Float32Array 
 export function clipInfo(mmproj: string): { nTokens: number; nEmbd: number; imageSize: number } {
   const [nTokens, nEmbd, imageSize] = run(["info", mmproj]).trim().split(/\s+/).map(Number);
   return { nTokens, nEmbd, imageSize };
+}
+
+/** One chunk of mtmd's tokenization: text tokens, or an image of n soft tokens. */
+export type MtmdChunk =
+  { type: "text"; tokens: number[] } | { type: "image"; n_tokens: number; non_causal: boolean };
+
+/**
+ * llama.cpp's multimodal path end to end (what llama-mtmd-cli does): loads MODEL with MMPROJ through
+ * mtmd_init_from_file, tokenizes `prompt` (mtmd's marker "<__media__>" where the image goes; mtmd adds the
+ * projector's begin/end text around it), encodes the image (interleaved RGB8, preprocessed by mtmd itself),
+ * and decodes everything with llama_decode — the image with non-causal attention when mtmd asks for it.
+ * Returns the chunks, the logits of every text token ([nText][nVocab], in chunk order) and the soft tokens.
+ */
+export function mtmdRun(o: {
+  model: string;
+  mmproj: string;
+  rgb: Uint8Array;
+  width: number;
+  height: number;
+  prompt: string;
+}): { chunks: MtmdChunk[]; logits: Float32Array; imageEmbeddings: Float32Array } {
+  const rgbPath = scratch("image.rgb");
+  const logitsPath = scratch("logits.f32");
+  const embdPath = scratch("embd.f32");
+  writeFileSync(rgbPath, o.rgb);
+  try {
+    const out = run([
+      "mtmd",
+      o.model,
+      o.mmproj,
+      rgbPath,
+      String(o.width),
+      String(o.height),
+      o.prompt,
+      logitsPath,
+      embdPath,
+    ]);
+    const chunks = JSON.parse(out.trim().split("\n").pop()!) as MtmdChunk[];
+    return { chunks, logits: readF32(logitsPath), imageEmbeddings: readF32(embdPath) };
+  } finally {
+    for (const f of [rgbPath, logitsPath, embdPath]) rmSync(f, { force: true });
+  }
 }

@@ -36,6 +36,7 @@ import {
   clipInfo,
   clipPreprocessFile,
   clipPreprocessRgb,
+  mtmdRun,
 } from "../helpers/llama-mtmd.js";
 
 const noHarness = clipHarnessUnavailable();
@@ -388,3 +389,48 @@ test(
     );
   },
 );
+
+test(
+  "llama.cpp's mtmd runs our gemma3 LM + mmproj end to end; its soft tokens equal ours",
+  { skip: noHarness || (!shared && "../shared is absent") },
+  async () => {
+    const r = await tinyLm();
+    const [w, h] = [100, 80];
+    const rgb = new Uint8Array(w * h * 3).map((_, i) => (i * 37 + ((i / 300) | 0) * 11) % 256);
+    const run = mtmdRun({
+      model: r.out,
+      mmproj: r.mmproj!.out,
+      rgb,
+      width: w,
+      height: h,
+      prompt: "Look: <__media__> ok",
+    });
+    const image = run.chunks.find((c) => c.type === "image");
+    assert.deepEqual(image, { type: "image", n_tokens: 16, non_causal: true });
+    const nText = run.chunks.reduce((n, c) => n + (c.type === "text" ? c.tokens.length : 0), 0);
+    assert.equal(run.logits.length, nText * r.vocab);
+    assert.ok(run.logits.every(Number.isFinite));
+    const model = VisionModel.load(r.mmproj!.out);
+    try {
+      const ours = model.encode(preprocessRgb(rgb, w, h, model.config));
+      const err = relErr(ours, run.imageEmbeddings);
+      console.log(`  mtmd soft tokens vs ours (preprocessing + encoder): ${err.toExponential(2)}`);
+      assert.ok(err <= 1e-5);
+    } finally {
+      model.dispose();
+    }
+  },
+);
+
+let lm: Awaited<ReturnType<typeof newModelGguf>> | undefined;
+/** A tiny gemma3 LM (vocab 512) with a 112 px / patch 14 vision tower, made once. */
+async function tinyLm() {
+  lm ??= await newModelGguf({
+    arch: "gemma3",
+    seed: 4,
+    vocab: 512,
+    out: join(dir, "lm.gguf"),
+    vision: { imageSize: 112, patchSize: 14 },
+  });
+  return lm;
+}
