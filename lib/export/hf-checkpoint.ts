@@ -9,11 +9,11 @@
 import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { GgmlType, isQuantized } from "../gguf/ggml-types.js";
-import { openGguf, toPlain, type GgufFile } from "../gguf/index.js";
+import { openGguf, toPlain, type GgufFile, type GgufTensorInfo } from "../gguf/index.js";
 import { dequantize } from "../engine/quant.js";
 import { castF32, floatBytesToF32 } from "../models/cast.js";
 import { readModelConfig } from "../models/config.js";
-import { hfNameOfGguf, isHfArch } from "../models/hf-names.js";
+import { HF_STACKED, hfNameOfGguf, isHfExportArch } from "../models/hf-names.js";
 import { unpermuteQkRows } from "../lora/peft.js";
 import type { TokenizerMetadata } from "../tokenizer/metadata.js";
 import { writeDirAtomically, writeFileAtomic } from "../util/atomic.js";
@@ -90,9 +90,9 @@ export async function exportHfCheckpoint(o: HfCheckpointOptions): Promise<HfChec
   let dtype: HfDtype;
   try {
     const arch = base.getString("general.architecture");
-    if (!isHfArch(arch))
+    if (!isHfExportArch(arch))
       throw new InputError(
-        `exporting ${arch} as a Hugging Face checkpoint is not supported (supported: llama, qwen2, qwen3, gemma, gemma2, gemma3)`,
+        `exporting ${arch} as a Hugging Face checkpoint is not supported (supported: llama, qwen2, qwen3, gemma, gemma2, gemma3, gemma3n)`,
         { file: o.model, field: "general.architecture" },
       );
     readModelConfig(base); // checks the hyperparameters before anything is written
@@ -158,12 +158,44 @@ function writeCheckpoint(
 ): Omit<HfCheckpointResult, "out" | "merged"> {
   const config = readModelConfig(f);
   const arch = config.arch;
-  if (!isHfArch(arch)) throw new InputError(`unsupported architecture ${arch}`, { file: f.path });
+  if (!isHfExportArch(arch)) throw new InputError(`unsupported architecture ${arch}`, { file: f.path });
   const target = DTYPES[dtype];
   const warnings: string[] = [];
   let dequantized = 0;
 
-  const entries: SafetensorsEntry[] = f.tensors.map((t) => {
+  // convert_hf_to_gguf adds 1 to Gemma 1–3 norm weights (their RMSNorm scales by 1 + w; Gemma 3n's by w)
+  const normShift = arch === "gemma" || arch === "gemma2" || arch === "gemma3";
+  /** The tensor's values as f32 with the converter's changes undone. */
+  const valuesOf = (t: GgufTensorInfo): Float32Array => {
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    const bytes = f.tensorData(t.name);
+    let x = isQuantized(t.type) ? dequantize(t.type, bytes, n) : floatBytesToF32(t.type, bytes);
+    // llama.cpp's Llama Q/K rows interleave each head's rotary pairs; HF keeps them as two halves
+    if (arch === "llama" && /\.attn_[qk]\.(weight|bias)$/.test(t.name)) {
+      const heads = t.name.includes(".attn_q.") ? config.nHead : config.nHeadKv;
+      x = unpermuteQkRows(
+        x,
+        t.shape.length > 1 ? t.shape[1] : t.shape[0],
+        t.shape.length > 1 ? t.shape[0] : 1,
+        heads,
+      );
+    }
+    if (normShift && t.name.endsWith("norm.weight")) for (let i = 0; i < x.length; i++) x[i] -= 1;
+    return x;
+  };
+  const entries: SafetensorsEntry[] = f.tensors.flatMap((t): SafetensorsEntry[] => {
+    if (isQuantized(t.type)) dequantized++;
+    const stacked = arch === "gemma3n" ? HF_STACKED[t.name] : undefined;
+    if (stacked) {
+      // [ne0, ne1, k] is k matrices (ne1 rows of ne0) that the converter stacked: one HF tensor each
+      const [ne0, ne1, k] = t.shape;
+      return Array.from({ length: k }, (_, i) => ({
+        name: `${stacked}.${i}.weight`,
+        dtype: target.st,
+        shape: [ne1, ne0],
+        data: () => castF32(valuesOf(t).subarray(i * ne0 * ne1, (i + 1) * ne0 * ne1), target.ggml),
+      }));
+    }
     const hf = hfNameOfGguf(t.name, arch);
     if (!hf)
       throw new InputError(
@@ -172,27 +204,14 @@ function writeCheckpoint(
           : `tensor "${t.name}" has no Hugging Face name for ${arch}`,
         { file: f.path },
       );
-    const n = t.shape.reduce((a, b) => a * b, 1);
-    const shape = [...t.shape].reverse();
-    if (isQuantized(t.type)) dequantized++;
-    return {
-      name: hf,
-      dtype: target.st,
-      shape,
-      data: () => {
-        const bytes = f.tensorData(t.name);
-        let x = isQuantized(t.type) ? dequantize(t.type, bytes, n) : floatBytesToF32(t.type, bytes);
-        // llama.cpp's Llama Q/K rows interleave each head's rotary pairs; HF keeps them as two halves
-        if (arch === "llama" && /\.attn_[qk]\.(weight|bias)$/.test(t.name)) {
-          const heads = t.name.includes(".attn_q.") ? config.nHead : config.nHeadKv;
-          x = unpermuteQkRows(x, shape[0], shape.length > 1 ? shape[1] : 1, heads);
-        }
-        // convert_hf_to_gguf adds 1 to Gemma norm weights (HF's Gemma RMSNorm scales by 1 + w)
-        if (arch.startsWith("gemma") && t.name.endsWith("norm.weight"))
-          for (let i = 0; i < x.length; i++) x[i] -= 1;
-        return castF32(x, target.ggml);
+    return [
+      {
+        name: hf,
+        dtype: target.st,
+        shape: [...t.shape].reverse(),
+        data: () => castF32(valuesOf(t), target.ggml),
       },
-    };
+    ];
   });
 
   // shards of at most maxShard bytes (a larger tensor gets a shard of its own), in file order

@@ -13,12 +13,52 @@ export const HF_CLASS = {
   gemma3: "Gemma3ForCausalLM",
 } as const satisfies Partial<Record<Arch, string>>;
 
-/** The architectures with a Hugging Face mapping. */
+/** The architectures with a Hugging Face mapping both ways. */
 export type HfArch = keyof typeof HF_CLASS;
 
 export function isHfArch(a: string): a is HfArch {
   return Object.prototype.hasOwnProperty.call(HF_CLASS, a);
 }
+
+/** Classes the exporter writes: the importer's, and Gemma 3n's text model (export only). */
+export const HF_EXPORT_CLASS = { ...HF_CLASS, gemma3n: "Gemma3nForCausalLM" } as const;
+export type HfExportArch = keyof typeof HF_EXPORT_CLASS;
+
+export function isHfExportArch(a: string): a is HfExportArch {
+  return Object.prototype.hasOwnProperty.call(HF_EXPORT_CLASS, a);
+}
+
+/**
+ * Gemma 3n tensors llama.cpp's converter stacks from several HF matrices (torch.stack on dim 0): GGUF name
+ * → HF name prefix; part k is "<prefix>.<k>.weight".
+ */
+export const HF_STACKED: Record<string, string> = {
+  "altup_proj.weight": "model.altup_projections",
+  "altup_unembd_proj.weight": "model.altup_unembed_projections",
+};
+
+/** Gemma 3n's model-level tensors beyond the common ones (gguf-py tensor_mapping). */
+const GEMMA3N_TOP_LEVEL: Record<string, string> = {
+  "model.embed_tokens_per_layer.weight": "per_layer_token_embd.weight",
+  "model.per_layer_model_projection.weight": "per_layer_model_proj.weight",
+  "model.per_layer_projection_norm.weight": "per_layer_proj_norm.weight",
+};
+
+/** Gemma 3n's per-layer modules beyond Gemma 3's. */
+const GEMMA3N_BLOCK: Record<string, string> = {
+  per_layer_input_gate: "inp_gate",
+  per_layer_projection: "proj",
+  post_per_layer_input_norm: "post_norm",
+  "altup.correction_coefs": "altup_correct_coef",
+  // a bare parameter in transformers (no ".weight"); the converter appends ".weight" to names ending in "_scale"
+  "altup.correct_output_scale": "altup_correct_scale",
+  "altup.prediction_coefs": "altup_predict_coef",
+  "altup.modality_router": "altup_router",
+  "altup.router_norm": "altup_router_norm",
+  "laurel.linear_left": "laurel_l",
+  "laurel.linear_right": "laurel_r",
+  "laurel.post_laurel_norm": "laurel_post_norm",
+};
 
 const TOP_LEVEL: Record<string, string> = {
   "model.embed_tokens.weight": "token_embd.weight",
@@ -28,7 +68,7 @@ const TOP_LEVEL: Record<string, string> = {
 
 /** HF module of a decoder block → GGUF block tensor, per architecture (Gemma 2/3 have four norms). */
 function blockTable(arch: Arch): Record<string, string> {
-  const gemma23 = arch === "gemma2" || arch === "gemma3";
+  const gemma23 = arch === "gemma2" || arch === "gemma3" || arch === "gemma3n";
   return {
     "self_attn.q_proj": "attn_q",
     "self_attn.k_proj": "attn_k",
@@ -46,6 +86,7 @@ function blockTable(arch: Arch): Record<string, string> {
     "mlp.gate_proj": "ffn_gate",
     "mlp.up_proj": "ffn_up",
     "mlp.down_proj": "ffn_down",
+    ...(arch === "gemma3n" ? GEMMA3N_BLOCK : {}),
   };
 }
 
@@ -60,9 +101,13 @@ export function ggufNameOfHf(hf: string, arch: Arch): string | undefined {
 
 /** HF name of a GGUF tensor name (undefined: no HF counterpart, e.g. rope_freqs). */
 export function hfNameOfGguf(name: string, arch: Arch): string | undefined {
-  for (const [hf, g] of Object.entries(TOP_LEVEL)) if (g === name) return hf;
+  const top = arch === "gemma3n" ? { ...TOP_LEVEL, ...GEMMA3N_TOP_LEVEL } : TOP_LEVEL;
+  for (const [hf, g] of Object.entries(top)) if (g === name) return hf;
   const m = /^blk\.(\d+)\.(.+)\.(weight|bias)$/.exec(name);
   if (!m) return undefined;
   const hf = Object.entries(blockTable(arch)).find(([, g]) => g === m[2])?.[0];
-  return hf && `model.layers.${m[1]}.${hf}.${m[3]}`;
+  if (!hf) return undefined;
+  return hf === "altup.correct_output_scale"
+    ? `model.layers.${m[1]}.${hf}`
+    : `model.layers.${m[1]}.${hf}.${m[3]}`;
 }

@@ -21,7 +21,7 @@ import { convertLlama2c } from "../../lib/models/convert-llama2c.js";
 import { newModelGguf } from "../../lib/models/new-model.js";
 import { convertHfToGguf } from "../../lib/models/convert-hf.js";
 import { f16ToF32, toBf16, toF16 } from "../../lib/models/cast.js";
-import { openGguf } from "../../lib/gguf/index.js";
+import { gguf, openGguf, writeGguf } from "../../lib/gguf/index.js";
 import { mergeAdapter } from "../../lib/export/merge.js";
 import { quantizeModel } from "../../lib/export/quantize.js";
 import { exportHfCheckpoint } from "../../lib/export/hf-checkpoint.js";
@@ -332,15 +332,27 @@ test(
     );
     assert.equal(readFileSync(join(other, "notes.txt"), "utf8"), "keep me");
 
-    const gemma3n = await newModelGguf({
-      arch: "gemma3n",
-      seed: 1,
-      out: join(dir, "g3n.gguf"),
-      tokenizerFrom: base,
-    });
+    // an architecture without a Hugging Face mapping (the stories model relabelled)
+    const alien = join(dir, "alien.gguf");
+    const a = openGguf(base);
+    try {
+      const metadata = new Map(a.metadata);
+      metadata.set("general.architecture", gguf.str("phi3"));
+      await writeGguf(alien, {
+        metadata,
+        tensors: a.tensors.map((t) => ({
+          name: t.name,
+          type: t.type,
+          shape: t.shape,
+          data: a.tensorData(t.name),
+        })),
+      });
+    } finally {
+      a.close();
+    }
     await assert.rejects(
-      exportHfCheckpoint({ model: gemma3n.out, out }),
-      (e) => e instanceof InputError && /gemma3n/.test(e.message),
+      exportHfCheckpoint({ model: alien, out }),
+      (e) => e instanceof InputError && /phi3/.test(e.message),
     );
     assert.ok(!existsSync(out));
 

@@ -86,7 +86,7 @@ function cases(): Promise<Record<string, Case>> {
       };
     };
     await add("stories", stories, merged, adapter);
-    for (const arch of ["qwen2", "gemma3"]) {
+    for (const arch of ["qwen2", "gemma3", "gemma3n"]) {
       const m = await newModelGguf({ arch, seed: 5, out: join(dir, `${arch}.gguf`), tokenizerFrom: stories });
       await add(arch, m.out, m.out);
     }
@@ -137,7 +137,7 @@ test(
   },
 );
 
-for (const arch of ["qwen2", "gemma3"] as const) {
+for (const arch of ["qwen2", "gemma3", "gemma3n"] as const) {
   test(
     `${arch}: HF folder → convert_hf_to_gguf.py gives the original tensors and logits`,
     { skip },

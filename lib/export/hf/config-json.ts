@@ -4,7 +4,7 @@
 import { InputError } from "../../util/errors.js";
 import type { GgufFile } from "../../gguf/index.js";
 import type { ModelConfig } from "../../models/config.js";
-import { HF_CLASS, type HfArch } from "../../models/hf-names.js";
+import { HF_EXPORT_CLASS, type HfExportArch } from "../../models/hf-names.js";
 
 type Json = Record<string, unknown>;
 
@@ -13,7 +13,7 @@ export const TORCH_DTYPE = { f32: "float32", f16: "float16", bf16: "bfloat16" } 
 
 /** Options of {@link hfConfigJson}. */
 export interface HfConfigOptions {
-  arch: HfArch;
+  arch: HfExportArch;
   config: ModelConfig;
   /** Whether lm_head.weight is written (false: tied to the embedding). */
   untiedOutput: boolean;
@@ -49,8 +49,8 @@ export function hfConfigJson(o: HfConfigOptions): Json {
   const c = o.config;
   const gemma = o.arch.startsWith("gemma");
   const common: Json = {
-    architectures: [HF_CLASS[o.arch]],
-    model_type: o.arch === "gemma3" ? "gemma3_text" : o.arch,
+    architectures: [HF_EXPORT_CLASS[o.arch]],
+    model_type: o.arch === "gemma3" ? "gemma3_text" : o.arch === "gemma3n" ? "gemma3n_text" : o.arch,
     vocab_size: c.nVocab,
     hidden_size: c.nEmbd,
     intermediate_size: c.nFf,
@@ -112,7 +112,51 @@ export function hfConfigJson(o: HfConfigOptions): Json {
         cache_implementation: "hybrid",
       };
     }
+    case "gemma3n": {
+      const g = c.gemma3n!;
+      const perLayer = o.file.tensor("per_layer_token_embd.weight");
+      return {
+        ...common,
+        hidden_activation: "gelu_pytorch_tanh",
+        vocab_size_per_layer_input: perLayer?.shape[1] ?? c.nVocab,
+        hidden_size_per_layer_input: g.perLayerDim,
+        sliding_window: c.slidingWindow,
+        rope_local_base_freq: f32Decimal(c.ropeBaseSwa),
+        layer_types: c.swaLayers.map((s) => (s ? "sliding_attention" : "full_attention")),
+        final_logit_softcapping: c.finalSoftcap ? f32Decimal(c.finalSoftcap) : null,
+        altup_active_idx: g.altupActive,
+        altup_num_inputs: g.nAltup,
+        // llama.cpp does not clamp the AltUp coefficients (its converter's TODO): neither may transformers
+        altup_coef_clip: null,
+        altup_correct_scale: true,
+        laurel_rank: g.laurelRank,
+        num_kv_shared_layers: g.kvSource.filter((s, il) => s !== il).length,
+        // llama.cpp stores the gaussian top-k multiplier icdf(p); transformers wants the target p back
+        activation_sparsity_pattern: g.sparsityStdMul.map((m) => (m === null ? 0 : sparsityTarget(m))),
+      };
+    }
   }
+}
+
+/** Φ(x), the standard normal CDF, from the series of erf (|x| ≤ 6; double precision). */
+function normalCdf(x: number): number {
+  const z = Math.abs(x) / Math.SQRT2;
+  if (z > 6) return x > 0 ? 1 : 0;
+  let term = z;
+  let sum = z;
+  for (let n = 1; n < 200 && Math.abs(term) > 1e-17 * Math.abs(sum); n++) {
+    term *= (-z * z) / n;
+    sum += term / (2 * n + 1);
+  }
+  const erf = (2 / Math.sqrt(Math.PI)) * sum;
+  return 0.5 * (1 + Math.sign(x) * erf);
+}
+
+/** The sparsity target p with icdf(p) = m, snapped to 4 decimals when that close (0.95 for 1.6448534). */
+function sparsityTarget(m: number): number {
+  const p = normalCdf(m);
+  const r = Math.round(p * 1e4) / 1e4;
+  return Math.abs(p - r) < 1e-6 ? r : p;
 }
 
 /** The period of Gemma 3's local/global layer pattern (n−1 local layers, then a global one). */
