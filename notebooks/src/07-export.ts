@@ -77,6 +77,31 @@ showTable(
 );
 
 // %% [markdown]
+// ## Hugging Face checkpoint
+//
+// The same merge, written as a Hugging Face checkpoint folder for transformers, PEFT, vLLM or MLX:
+// `config.json`, `generation_config.json`, `model.safetensors` (sharded with an index above
+// `maxShardBytes`) and the tokenizer files with the chat template. Tensor names, shapes, Llama's Q/K row
+// order and the dtype are transformers'; llama.cpp's own `convert_hf_to_gguf.py` turns such a folder
+// back into the same GGUF (test/export/hf-llama-convert.test.ts).
+
+// %% Hugging Face checkpoint
+import { exportHfCheckpoint } from "../dist/export/hf-checkpoint.js";
+
+const hf = await exportHfCheckpoint({
+  model: training.baseModel,
+  adapter: training.adapter,
+  out: path.join(exportDir, "hf-checkpoint"),
+  dtype: "f16",
+});
+showTable(
+  hf.files.map((f) => ({ file: f.name, size: formatBytes(f.bytes) })),
+  {
+    title: `${hf.out}: ${hf.arch}, ${hf.tensors} tensors in ${hf.dtype}, adapter merged into ${hf.merged} matrices`,
+  },
+);
+
+// %% [markdown]
 // ## Before and after
 //
 // The base model, the base with the adapter applied at load time (llama.cpp's `--lora`), and the
@@ -211,6 +236,7 @@ showTable(
 // %% Write export.json
 const written = writeRunJson("export.json", {
   merged: merged.out,
+  hfCheckpoint: { path: hf.out, files: hf.files },
   quantized: quantized.map((q) => ({
     type: q.type,
     path: q.out,
