@@ -11,6 +11,7 @@ import { register as data } from "./data.js";
 import { register as quickstart } from "./quickstart.js";
 import { register as training } from "./train.js";
 import { register as exporting } from "./export.js";
+import { register as vision } from "./vision.js";
 
 /** Every command module; each adds its commands to the program. */
 export const COMMAND_MODULES: Array<(program: Command) => void> = [
@@ -25,5 +26,6 @@ export const COMMAND_MODULES: Array<(program: Command) => void> = [
   data,
   training,
   exporting,
+  vision,
   quickstart,
 ];
