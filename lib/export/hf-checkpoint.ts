@@ -8,7 +8,7 @@
 // then written out. The folder appears complete or not at all (writeDirAtomically).
 import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { GgmlType, isQuantized } from "../gguf/ggml-types.js";
+import { GgmlType, isQuantized, rowBytes } from "../gguf/ggml-types.js";
 import { openGguf, toPlain, type GgufFile, type GgufTensorInfo } from "../gguf/index.js";
 import { dequantize } from "../engine/quant.js";
 import { castF32, floatBytesToF32 } from "../models/cast.js";
@@ -44,6 +44,8 @@ export interface HfCheckpointOptions {
   maxShardBytes?: number;
   /** Multiplier of the adapter's own scale (llama.cpp --lora-scaled). Default 1. */
   scale?: number;
+  /** Values converted at a time (whole rows; bounds memory on large embeddings). Default 16 M. */
+  blockValues?: number;
 }
 
 /** What was written. */
@@ -121,7 +123,7 @@ export async function exportHfCheckpoint(o: HfCheckpointOptions): Promise<HfChec
     }
     const f = openGguf(source);
     try {
-      const w = writeCheckpoint(f, dir, dtype, maxShard);
+      const w = writeCheckpoint(f, dir, dtype, maxShard, o.blockValues ?? 2 ** 24);
       result = { ...w, out: o.out, merged, dequantized: w.dequantized + dequantizedByMerge };
     } finally {
       f.close();
@@ -155,6 +157,7 @@ function writeCheckpoint(
   dir: string,
   dtype: HfDtype,
   maxShard: number,
+  blockValues: number,
 ): Omit<HfCheckpointResult, "out" | "merged"> {
   const config = readModelConfig(f);
   const arch = config.arch;
@@ -165,13 +168,15 @@ function writeCheckpoint(
 
   // convert_hf_to_gguf adds 1 to Gemma 1–3 norm weights (their RMSNorm scales by 1 + w; Gemma 3n's by w)
   const normShift = arch === "gemma" || arch === "gemma2" || arch === "gemma3";
+  /** Llama Q/K rows: the one change that moves rows across a whole head (the tensor is done at once). */
+  const permuted = (t: GgufTensorInfo) => arch === "llama" && /\.attn_[qk]\.(weight|bias)$/.test(t.name);
   /** The tensor's values as f32 with the converter's changes undone. */
   const valuesOf = (t: GgufTensorInfo): Float32Array => {
     const n = t.shape.reduce((a, b) => a * b, 1);
     const bytes = f.tensorData(t.name);
     let x = isQuantized(t.type) ? dequantize(t.type, bytes, n) : floatBytesToF32(t.type, bytes);
     // llama.cpp's Llama Q/K rows interleave each head's rotary pairs; HF keeps them as two halves
-    if (arch === "llama" && /\.attn_[qk]\.(weight|bias)$/.test(t.name)) {
+    if (permuted(t)) {
       const heads = t.name.includes(".attn_q.") ? config.nHead : config.nHeadKv;
       x = unpermuteQkRows(
         x,
@@ -183,6 +188,25 @@ function writeCheckpoint(
     if (normShift && t.name.endsWith("norm.weight")) for (let i = 0; i < x.length; i++) x[i] -= 1;
     return x;
   };
+  /** A tensor without row permutation, converted a block of rows (≤ blockValues values) at a time. */
+  function* rowBlocks(t: GgufTensorInfo): Generator<Uint8Array> {
+    const ne0 = t.shape[0];
+    const rows = t.shape.slice(1).reduce((a, b) => a * b, 1);
+    const rb = rowBytes(t.type, ne0);
+    const shift = normShift && t.name.endsWith("norm.weight");
+    const per = Math.max(1, Math.floor(blockValues / ne0));
+    for (let r = 0; r < rows; r += per) {
+      const k = Math.min(per, rows - r);
+      const bytes = f.tensorDataRange(t.name, r * rb, k * rb);
+      if (t.type === target.ggml && !shift) {
+        yield bytes; // same float type: the bytes as they are (a view of the mapped file, written at once)
+        continue;
+      }
+      const x = isQuantized(t.type) ? dequantize(t.type, bytes, k * ne0) : floatBytesToF32(t.type, bytes);
+      if (shift) for (let i = 0; i < x.length; i++) x[i] -= 1;
+      yield castF32(x, target.ggml);
+    }
+  }
   const entries: SafetensorsEntry[] = f.tensors.flatMap((t): SafetensorsEntry[] => {
     if (isQuantized(t.type)) dequantized++;
     const stacked = arch === "gemma3n" ? HF_STACKED[t.name] : undefined;
@@ -209,7 +233,7 @@ function writeCheckpoint(
         name: hf,
         dtype: target.st,
         shape: [...t.shape].reverse(),
-        data: () => castF32(valuesOf(t), target.ggml),
+        data: () => (permuted(t) ? castF32(valuesOf(t), target.ggml) : rowBlocks(t)),
       },
     ];
   });

@@ -45,8 +45,11 @@ export interface SafetensorsEntry {
   dtype: "F32" | "F16" | "BF16";
   /** Shape in PyTorch order (outermost first). */
   shape: number[];
-  /** The little-endian bytes (element count × dtype size), asked for once, in order. */
-  data: () => Uint8Array;
+  /**
+   * The little-endian bytes (element count × dtype size), asked for once, in order: all at once, or as
+   * consecutive chunks (large tensors a block of rows at a time).
+   */
+  data: () => Uint8Array | Iterable<Uint8Array>;
 }
 
 export const SAFETENSORS_DTYPE_BYTES = { F32: 4, F16: 2, BF16: 2 } as const;
@@ -78,10 +81,14 @@ export function writeSafetensorsStreamed(
     writeSync(fd, len);
     writeSync(fd, head);
     entries.forEach((t, i) => {
-      const b = t.data();
-      if (b.byteLength !== sizes[i])
-        throw new Error(`${t.name}: ${t.dtype} [${t.shape}] needs ${sizes[i]} bytes, got ${b.byteLength}`);
-      for (let o = 0; o < b.byteLength;) o += writeSync(fd, b, o, Math.min(b.byteLength - o, 1 << 30));
+      const d = t.data();
+      let written = 0;
+      for (const b of d instanceof Uint8Array ? [d] : d) {
+        for (let o = 0; o < b.byteLength;) o += writeSync(fd, b, o, Math.min(b.byteLength - o, 1 << 30));
+        written += b.byteLength;
+      }
+      if (written !== sizes[i])
+        throw new Error(`${t.name}: ${t.dtype} [${t.shape}] needs ${sizes[i]} bytes, got ${written}`);
     });
   } finally {
     closeSync(fd);
