@@ -434,3 +434,25 @@ async function tinyLm() {
   });
   return lm;
 }
+
+test("a q8_0 mmproj: clip and tunekit compute the same soft tokens", { skip: noHarness }, async () => {
+  const { path, config } = await mmproj(1); // width 32: attention rows are whole q8_0 blocks
+  const f32 = VisionModel.load(path);
+  const q8 = join(dir, "q8.gguf");
+  try {
+    await saveMmproj(q8, config, f32.weights, { type: "q8_0" });
+  } finally {
+    f32.dispose();
+  }
+  const model = VisionModel.load(q8);
+  try {
+    assert.equal(model.weights.get("v.blk.0.attn_q.weight").type, GgmlType.Q8_0);
+    assert.equal(model.weights.get("v.blk.0.ffn_down.weight").type, GgmlType.F16); // rows of 80
+    assert.equal(model.weights.get("mm.input_projection.weight").type, GgmlType.F16);
+    const px = syntheticPixels(config.imageSize, 0.9);
+    const err = relErr(model.encode(px), clipEncode(q8, px, config.imageSize).embeddings);
+    assert.ok(err <= 1e-5, `q8_0: ${err}`);
+  } finally {
+    model.dispose();
+  }
+});

@@ -5,7 +5,7 @@ import { openGguf, writeGguf, type GgufFile } from "../../gguf/index.js";
 import { Context } from "../../engine/context.js";
 import { Graph } from "../../engine/graph.js";
 import { Ops } from "../../engine/ops.js";
-import { dequantize } from "../../engine/quant.js";
+import { dequantize, quantize } from "../../engine/quant.js";
 import { InputError } from "../../util/errors.js";
 import { castF32 } from "../cast.js";
 import type { LinearFn } from "../decoder.js";
@@ -90,10 +90,12 @@ export interface SaveMmprojOptions {
   /** general.name. */
   name?: string;
   /**
-   * Storage type of the large matrices (attention, MLP, projection): "f32" (default) or "f16". Patch and
-   * position embeddings, norms and biases stay f32 (as llama.cpp's converter keeps them).
+   * Storage type of the large matrices (attention, MLP): "f32" (default), "f16", or "q8_0" (rows that are not
+   * whole blocks of 32 fall back to f16). mm.input_projection is never quantized (clip transposes it, which
+   * needs f32/f16; llama.cpp's converter forces f16). Patch and position embeddings, norms and biases stay
+   * f32, as the converter keeps them.
    */
-  type?: "f32" | "f16";
+  type?: "f32" | "f16" | "q8_0";
 }
 
 /**
@@ -110,21 +112,29 @@ export async function saveMmproj(
   validateSiglipConfig(c, path);
   const data = tensors instanceof VisionWeights ? tensors.snapshot() : tensors;
   const want = o.type ?? "f32";
-  if (want !== "f32" && want !== "f16")
-    throw new InputError(`type must be f32 or f16, got "${String(want)}"`);
+  if (want !== "f32" && want !== "f16" && want !== "q8_0")
+    throw new InputError(`type must be f32, f16 or q8_0, got "${String(want)}"`, { field: "type" });
   const list = siglipTensorSpecs(c).map((s) => {
     const d = data.get(s.name);
     if (!d) throw new InputError(`missing tensor "${s.name}"`, { file: path });
     const n = s.shape.reduce((a, b) => a * b, 1);
-    const type = s.kind === "matrix" && want === "f16" ? GgmlType.F16 : GgmlType.F32;
-    return {
-      name: s.name,
-      type,
-      shape: s.shape,
-      data: () => (d.type === type ? d.data : castF32(dequantize(d.type, d.data, n), type)),
+    let type: number = GgmlType.F32;
+    if (s.kind === "matrix" && want !== "f32") type = GgmlType.F16;
+    if (
+      want === "q8_0" &&
+      s.kind === "matrix" &&
+      s.name !== "mm.input_projection.weight" &&
+      s.shape[0] % 32 === 0
+    )
+      type = GgmlType.Q8_0;
+    const convert = () => {
+      if (d.type === type) return d.data;
+      const f32 = dequantize(d.type, d.data, n);
+      return type === GgmlType.Q8_0 ? quantize(type, f32, s.shape[0]) : castF32(f32, type);
     };
+    return { name: s.name, type, shape: s.shape, data: convert };
   });
-  const meta = siglipMetadata(c, { name: o.name, fileType: want === "f16" ? 1 : 0 });
+  const meta = siglipMetadata(c, { name: o.name, fileType: { f32: 0, f16: 1, q8_0: 7 }[want] });
   const { bytes } = await writeGguf(path, { metadata: meta, tensors: list });
   return { bytes };
 }
