@@ -208,6 +208,8 @@ function writeCheckpoint(
     }
   }
   const entries: SafetensorsEntry[] = f.tensors.flatMap((t): SafetensorsEntry[] => {
+    // Llama 3's frequency factors are config.json's rope_scaling in HF (config-json.ts), not a tensor
+    if (t.name === "rope_freqs.weight") return [];
     if (isQuantized(t.type)) dequantized++;
     const stacked = arch === "gemma3n" ? HF_STACKED[t.name] : undefined;
     if (stacked) {
@@ -222,12 +224,7 @@ function writeCheckpoint(
     }
     const hf = hfNameOfGguf(t.name, arch);
     if (!hf)
-      throw new InputError(
-        t.name === "rope_freqs.weight"
-          ? "the model has RoPE frequency factors (Llama 3.1-style rope scaling), which this export does not write"
-          : `tensor "${t.name}" has no Hugging Face name for ${arch}`,
-        { file: f.path },
-      );
+      throw new InputError(`tensor "${t.name}" has no Hugging Face name for ${arch}`, { file: f.path });
     return [
       {
         name: hf,
@@ -238,6 +235,24 @@ function writeCheckpoint(
     ];
   });
 
+  // tokenizer and config first: their errors come before gigabytes are written
+  const meta = tokenizerMetadataOf(f);
+  const tok = hfTokenizerFiles(meta, {
+    contextLength: config.nCtxTrain,
+    sentencePieceClass: arch.startsWith("gemma") ? "GemmaTokenizer" : "LlamaTokenizer",
+    where: f.path,
+  });
+  warnings.push(...tok.warnings);
+  for (const [name, data] of tok.files) writeFileAtomic(join(dir, name), data);
+  const embd = f.tensor("token_embd.weight");
+  const hfConfig = hfConfigJson({
+    arch,
+    config: { ...config, nVocab: embd?.shape[1] ?? config.nVocab },
+    untiedOutput: f.tensor("output.weight") !== undefined,
+    dtype,
+    ids: tok.ids,
+    file: f,
+  });
   // shards of at most maxShard bytes (a larger tensor gets a shard of its own), in file order
   const shards: SafetensorsEntry[][] = [];
   let size = 0;
@@ -270,23 +285,6 @@ function writeCheckpoint(
       JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2),
     );
 
-  const meta = tokenizerMetadataOf(f);
-  const tok = hfTokenizerFiles(meta, {
-    contextLength: config.nCtxTrain,
-    sentencePieceClass: arch.startsWith("gemma") ? "GemmaTokenizer" : "LlamaTokenizer",
-    where: f.path,
-  });
-  warnings.push(...tok.warnings);
-  for (const [name, data] of tok.files) writeFileAtomic(join(dir, name), data);
-  const embd = f.tensor("token_embd.weight");
-  const hfConfig = hfConfigJson({
-    arch,
-    config: { ...config, nVocab: embd?.shape[1] ?? config.nVocab },
-    untiedOutput: f.tensor("output.weight") !== undefined,
-    dtype,
-    ids: tok.ids,
-    file: f,
-  });
   writeFileAtomic(join(dir, "config.json"), JSON.stringify(hfConfig, null, 2));
   writeFileAtomic(join(dir, "generation_config.json"), JSON.stringify(hfGenerationConfig(tok.ids), null, 2));
 

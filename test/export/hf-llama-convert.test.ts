@@ -5,13 +5,14 @@
 // SentencePiece vocabularies only: the converter needs transformers for byte-level BPE ones.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Token } from "node-llama-cpp";
 import { convertLlama2c } from "../../lib/models/convert-llama2c.js";
 import { newModelGguf } from "../../lib/models/new-model.js";
-import { openGguf } from "../../lib/gguf/index.js";
+import { gguf, openGguf, writeGguf } from "../../lib/gguf/index.js";
+import { llama3RopeFactors } from "../../lib/export/hf/llama3-rope.js";
 import { mergeAdapter } from "../../lib/export/merge.js";
 import { exportHfCheckpoint } from "../../lib/export/hf-checkpoint.js";
 import { getLlamaCpp } from "../../lib/infer/llama.js";
@@ -86,6 +87,47 @@ function cases(): Promise<Record<string, Case>> {
       };
     };
     await add("stories", stories, merged, adapter);
+    // Llama 3-style rope scaling: rope_freqs.weight in the GGUF, rope_scaling in config.json
+    const plain = await newModelGguf({
+      arch: "llama",
+      seed: 9,
+      out: join(dir, "llama3-plain.gguf"),
+      tokenizerFrom: stories,
+    });
+    const llama3 = join(dir, "llama3.gguf");
+    const p = openGguf(plain.out);
+    try {
+      const metadata = new Map(p.metadata);
+      metadata.set("llama.rope.freq_base", gguf.f32(500000));
+      const scaling = {
+        rope_type: "llama3",
+        factor: 32,
+        low_freq_factor: 1,
+        high_freq_factor: 4,
+        original_max_position_embeddings: 8192,
+      } as const;
+      const factors = llama3RopeFactors(scaling, 500000, plain.headDim);
+      await writeGguf(llama3, {
+        metadata,
+        tensors: [
+          ...p.tensors.map((t) => ({
+            name: t.name,
+            type: t.type,
+            shape: t.shape,
+            data: p.tensorData(t.name),
+          })),
+          {
+            name: "rope_freqs.weight",
+            type: 0,
+            shape: [factors.length],
+            data: new Uint8Array(factors.buffer),
+          },
+        ],
+      });
+    } finally {
+      p.close();
+    }
+    await add("llama3", llama3, llama3);
     for (const arch of ["qwen2", "gemma3", "gemma3n"]) {
       const m = await newModelGguf({ arch, seed: 5, out: join(dir, `${arch}.gguf`), tokenizerFrom: stories });
       await add(arch, m.out, m.out);
@@ -134,6 +176,44 @@ test(
       await a.dispose();
       await b.dispose();
     }
+  },
+);
+
+test(
+  "Llama 3 rope scaling: rope_freqs.weight → config.json rope_scaling → the converter's own factors",
+  { skip },
+  async () => {
+    const c = (await cases()).llama3;
+    const config = JSON.parse(readFileSync(join(c.hf, "config.json"), "utf8"));
+    assert.deepEqual(config.rope_scaling, {
+      rope_type: "llama3",
+      factor: 32,
+      low_freq_factor: 1,
+      high_freq_factor: 4,
+      original_max_position_embeddings: 8192,
+    });
+    assert.equal(config.rope_theta, 500000);
+    const x = openGguf(c.expected);
+    const y = openGguf(c.converted);
+    try {
+      const a = new Float32Array(x.tensorData("rope_freqs.weight").slice().buffer);
+      const b = new Float32Array(y.tensorData("rope_freqs.weight").slice().buffer);
+      assert.ok(
+        a.some((v) => v > 1.5),
+        "some dimensions are scaled",
+      );
+      for (let i = 0; i < a.length; i++)
+        assert.ok(Math.abs(a[i] - b[i]) <= 1e-6 * a[i], `factor ${i}: ${a[i]} vs ${b[i]}`);
+    } finally {
+      x.close();
+      y.close();
+    }
+    const d = maxLogSoftmaxDelta(
+      await referenceLogits(c.expected, 512, TOKENS),
+      await referenceLogits(c.converted, 512, TOKENS),
+    );
+    console.log(`# llama3 rope scaling via llama.cpp's converter: max |Δ log-softmax| ${d.toExponential(2)}`);
+    assert.ok(d <= 1e-4, `${d}`);
   },
 );
 

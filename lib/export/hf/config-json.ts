@@ -5,6 +5,8 @@ import { InputError } from "../../util/errors.js";
 import type { GgufFile } from "../../gguf/index.js";
 import type { ModelConfig } from "../../models/config.js";
 import { HF_EXPORT_CLASS, type HfExportArch } from "../../models/hf-names.js";
+import { floatBytesToF32 } from "../../models/cast.js";
+import { llama3RopeScalingOf } from "./llama3-rope.js";
 
 type Json = Record<string, unknown>;
 
@@ -32,8 +34,23 @@ function f32Decimal(x: number): number {
   return x;
 }
 
-/** rope_scaling of config.json from the GGUF's rope.scaling.* keys (linear only; none → null). */
-function ropeScaling(f: GgufFile, arch: string): Json | null {
+/**
+ * rope_scaling of config.json: Llama 3's from a rope_freqs tensor (llama3-rope.ts), linear from the
+ * rope.scaling.* keys, else null.
+ */
+function ropeScaling(f: GgufFile, c: ModelConfig): Json | null {
+  const arch = c.arch;
+  const freqs = f.tensor("rope_freqs.weight");
+  if (freqs) {
+    const values = floatBytesToF32(freqs.type, f.tensorData(freqs.name));
+    const p = arch === "llama" ? llama3RopeScalingOf(values, c.ropeBase, c.nRot) : undefined;
+    if (!p)
+      throw new InputError(
+        "the RoPE frequency factors (rope_freqs.weight) match no Llama 3 rope_scaling: no config.json can describe them",
+        { file: f.path, field: "rope_freqs.weight" },
+      );
+    return { ...p };
+  }
   const type = f.getString(`${arch}.rope.scaling.type`, "none");
   if (type === "none") return null;
   const factor = f.getNumber(`${arch}.rope.scaling.factor`, 0);
@@ -61,7 +78,7 @@ export function hfConfigJson(o: HfConfigOptions): Json {
     max_position_embeddings: c.nCtxTrain,
     rms_norm_eps: f32Decimal(c.normEps),
     rope_theta: f32Decimal(c.ropeBase),
-    rope_scaling: ropeScaling(o.file, c.arch),
+    rope_scaling: ropeScaling(o.file, c),
     hidden_act: gemma ? "gelu_pytorch_tanh" : "silu",
     attention_bias: o.arch === "qwen2",
     attention_dropout: 0,

@@ -164,7 +164,7 @@ export function hfTokenizerFiles(meta: TokenizerMetadata, o: HfTokenizerOptions)
     preTokenizer = byteLevelPreTokenizer(pre, o.where);
     decoder = { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true };
     if (single.length === 1)
-      postProcessor = { type: "ByteLevel", add_prefix_space: true, trim_offsets: false, use_regex: true };
+      postProcessor = { type: "ByteLevel", add_prefix_space: false, trim_offsets: false, use_regex: false };
   }
   const hasBytes = spm && types.some((t) => t === TokenType.BYTE);
   const tokenizerJson = {
@@ -294,7 +294,7 @@ export function sentencePieceMerges(pieces: string[], scores: ArrayLike<number> 
     if (id.get(piece) !== i) return;
     const local: Array<{ l: string; r: string; score: number }> = [];
     // split between code points (as Python's str slicing does), not inside a surrogate pair
-    for (let k = 0; k < piece.length; ) {
+    for (let k = 0; k < piece.length;) {
       k += piece.codePointAt(k)! > 0xffff ? 2 : 1;
       if (k >= piece.length) break;
       const l = piece.slice(0, k);
