@@ -9,8 +9,9 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PACKAGE_ROOT } from "../../lib/util/paths.js";
 
-const BUNDLE = join(process.cwd(), "node_modules", "node-llama-cpp", "llama", "gitRelease.bundle");
+const BUNDLE = join(PACKAGE_ROOT, "node_modules", "node-llama-cpp", "llama", "gitRelease.bundle");
 const LOCAL = "/work/llama-src/src";
 
 /** A folder with convert_hf_to_gguf.py and gguf-py of the bundled llama.cpp, or undefined. */
