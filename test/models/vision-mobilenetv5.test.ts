@@ -8,9 +8,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GgmlType } from "../../lib/gguf/ggml-types.js";
 import { openGguf } from "../../lib/gguf/index.js";
-import { castF32 } from "../../lib/models/cast.js";
+import { castF32, floatBytesToF32 } from "../../lib/models/cast.js";
 import { readMobileNetV5Config } from "../../lib/models/vision/mobilenetv5-config.js";
-import { MobileNetV5Model, saveMobileNetV5Mmproj } from "../../lib/models/vision/mobilenetv5-model.js";
+import {
+  MobileNetV5Model,
+  saveMobileNetV5Mmproj,
+  writeRandomGemma3nMmproj,
+} from "../../lib/models/vision/mobilenetv5-model.js";
+import { newModelGguf } from "../../lib/models/new-model.js";
 import { randomMobileNetV5Mmproj } from "../../lib/models/vision/mobilenetv5-random.js";
 import { InputError } from "../../lib/util/errors.js";
 import { sharedDir } from "../../lib/util/paths.js";
@@ -231,5 +236,56 @@ test("bad inputs are refused before ggml sees them", async () => {
     assert.throws(() => readMobileNetV5Config(f), /not gemma3nv/);
   } finally {
     f.close();
+  }
+});
+
+test(
+  "a tiny gemma3n text model and its random tower agree on the width llama.cpp checks",
+  { skip: noHarness || (!shared && "../shared is absent") },
+  async () => {
+    const modelOut = join(dir, "tiny-gemma3n.gguf");
+    const lm = await newModelGguf({ arch: "gemma3n", seed: 1, out: modelOut, vocab: 512 });
+    const r = await writeRandomGemma3nMmproj(modelOut, { projectionDim: lm.dim, seed: 1 });
+    assert.equal(r.out, join(dir, "mmproj-tiny-gemma3n.gguf"));
+    assert.deepEqual([r.imageSize, r.patchSize, r.imageTokens, r.layers], [512, 2, 256, 10]);
+    // mtmd refuses a projector whose clip_n_mmproj_embd differs from the text model's n_embd
+    assert.deepEqual(clipInfo(r.out), { nTokens: 256, nEmbd: lm.dim, imageSize: 512 });
+  },
+);
+
+test("weights write back unchanged (snapshot → mmproj), and f32 depthwise kernels are held as f16", async () => {
+  const { config, tensors } = randomMobileNetV5Mmproj({ projectionDim: 32, imageSize: 256, seed: 8 });
+  const model = MobileNetV5Model.fromTensors(config, tensors);
+  const px = syntheticPixels(256, 0.5);
+  try {
+    const path = join(dir, "snapshot.gguf");
+    await saveMobileNetV5Mmproj(path, config, model.weights.snapshot());
+    const file = openGguf(path);
+    try {
+      for (const [name, t] of tensors) {
+        const info = file.tensor(name)!;
+        assert.deepEqual([info.type, info.shape], [t.type, t.shape], name);
+        assert.deepEqual(file.tensorData(name), t.data, name);
+      }
+    } finally {
+      file.close();
+    }
+    // the same kernels stored as f32 (e.g. convert_hf_to_gguf --outtype f32) give the same tokens
+    const f32 = new Map(tensors);
+    for (const [name, t] of tensors)
+      if (t.shape.length === 4 && t.shape[2] === 1 && t.shape[0] > 1)
+        f32.set(name, {
+          ...t,
+          type: GgmlType.F32,
+          data: castF32(floatBytesToF32(t.type, t.data), GgmlType.F32),
+        });
+    const m2 = MobileNetV5Model.fromTensors(config, f32);
+    try {
+      assert.deepEqual(m2.encode(px), model.encode(px));
+    } finally {
+      m2.dispose();
+    }
+  } finally {
+    model.dispose();
   }
 });

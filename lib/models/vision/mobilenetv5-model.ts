@@ -1,5 +1,6 @@
 // A loaded Gemma 3n vision tower (gemma3nv mmproj): weights in backend memory, the encoder + projector graph,
 // and the mmproj writer with the clip.* metadata llama.cpp's clip.cpp reads for PROJECTOR_TYPE_GEMMA3NV.
+import { basename, dirname, join } from "node:path";
 import { Context } from "../../engine/context.js";
 import { Graph } from "../../engine/graph.js";
 import { Ops } from "../../engine/ops.js";
@@ -9,6 +10,7 @@ import { GgmlType, ggmlTypeName, isGgmlType, tensorBytes } from "../../gguf/ggml
 import { gguf, openGguf, writeGguf, type GgufFile, type GgufMetadataValue } from "../../gguf/index.js";
 import { InputError } from "../../util/errors.js";
 import { dequantize } from "../../engine/quant.js";
+import { castF32 } from "../cast.js";
 import type { LinearFn } from "../decoder.js";
 import { buildGemma3nProjector } from "./gemma3n-projector.js";
 import { buildMobileNetV5, type VisionTensors } from "./mobilenetv5.js";
@@ -20,13 +22,15 @@ import {
   readMobileNetV5Config,
   type MobileNetV5Config,
 } from "./mobilenetv5-config.js";
-import type { VisionTensorBytes } from "./mobilenetv5-random.js";
+import { randomMobileNetV5Mmproj, type VisionTensorBytes } from "./mobilenetv5-random.js";
 
 /** The vision tower's tensors (every "v.*" and "mm.*" tensor of the file) in backend memory, types as stored. */
 export class MobileNetV5Weights implements VisionTensors {
   private constructor(
     readonly ctx: Context,
     private readonly byName: Map<string, Tensor>,
+    /** Shapes as in the file (trailing 1s included), kept for writing them back unchanged. */
+    private readonly shapes: Map<string, number[]>,
   ) {}
 
   get(name: string): Tensor {
@@ -43,6 +47,12 @@ export class MobileNetV5Weights implements VisionTensors {
   get bytes(): number {
     return this.ctx.allocatedBytes;
   }
+  /** Every tensor's current bytes, type and shape as held (for saveMobileNetV5Mmproj after a merge). */
+  snapshot(): Map<string, VisionTensorBytes> {
+    return new Map(
+      [...this.byName].map(([n, t]) => [n, { type: t.type, shape: this.shapes.get(n)!, data: t.bytes() }]),
+    );
+  }
 
   /** Loads from tensor bytes; ggml shapes as in the file (trailing 1s kept). */
   static fromData(tensors: Map<string, VisionTensorBytes>, file?: string): MobileNetV5Weights {
@@ -58,16 +68,23 @@ export class MobileNetV5Weights implements VisionTensors {
           );
         // norms, biases and layer scales are multiplied/added element-wise, which ggml's CPU backend does
         // for an f32 activation only with an f32 operand: hold them as f32 whatever the file stores
-        const isVector = t.shape.filter((n) => n !== 1).length <= 1;
-        if (isVector && t.type !== GgmlType.F32) {
-          const n = t.shape.reduce((a, b) => a * b, 1);
+        const n = t.shape.reduce((a, b) => a * b, 1);
+        const isVector = t.shape.filter((d) => d !== 1).length <= 1;
+        if (isVector && t.type !== GgmlType.F32)
           t = {
             type: GgmlType.F32,
             shape: t.shape,
             data: new Uint8Array(dequantize(t.type, t.data, n).buffer),
           };
-          host.set(name, t.data);
-        } else host.set(name, t.data);
+        // depthwise kernels [K, K, 1, C] go through ggml_conv_2d_dw, whose f16 im2col the CPU matmul only takes
+        // with an f16/bf16 kernel (what convert_hf_to_gguf writes): an f32 one (--outtype f32) is rounded to f16
+        else if (t.shape.length === 4 && t.shape[2] === 1 && t.shape[0] > 1 && t.type === GgmlType.F32)
+          t = {
+            type: GgmlType.F16,
+            shape: t.shape,
+            data: castF32(dequantize(t.type, t.data, n), GgmlType.F16),
+          };
+        host.set(name, t.data);
         byName.set(name, ctx.tensor(t.type, t.shape.length ? t.shape : [1], name));
       }
       ctx.allocate(undefined, "weights");
@@ -76,7 +93,7 @@ export class MobileNetV5Weights implements VisionTensors {
       ctx.free();
       throw e;
     }
-    return new MobileNetV5Weights(ctx, byName);
+    return new MobileNetV5Weights(ctx, byName, new Map([...tensors].map(([n, t]) => [n, [...t.shape]])));
   }
 
   static fromGguf(file: GgufFile, names: string[]): MobileNetV5Weights {
@@ -212,4 +229,38 @@ export async function saveMobileNetV5Mmproj(
     tensors: [...tensors].map(([name, t]) => ({ name, type: t.type, shape: t.shape, data: t.data })),
   });
   return { bytes: r.bytes };
+}
+
+/** What {@link writeRandomGemma3nMmproj} wrote (the shape new-model reports for any vision tower). */
+export interface RandomGemma3nMmproj {
+  out: string;
+  imageSize: number;
+  patchSize: number;
+  /** MobileNet-V5 blocks over all stages. */
+  layers: number;
+  imageTokens: number;
+  bytes: number;
+}
+
+/**
+ * Writes a tiny random gemma3nv tower as mmproj-<model file name> beside `modelOut` (for `new-model --arch gemma3n
+ * --vision`): projection and vision width = the text model's width, so llama.cpp's mtmd accepts the pair.
+ */
+export async function writeRandomGemma3nMmproj(
+  modelOut: string,
+  o: { projectionDim: number; seed: number; imageSize?: number },
+): Promise<RandomGemma3nMmproj> {
+  const { config, tensors } = randomMobileNetV5Mmproj({ ...o, nEmbd: o.projectionDim });
+  const out = join(dirname(modelOut), `mmproj-${basename(modelOut)}`);
+  const { bytes } = await saveMobileNetV5Mmproj(out, config, tensors, {
+    name: "tunekit random gemma3n vision",
+  });
+  return {
+    out,
+    imageSize: config.imageSize,
+    patchSize: config.patchSize,
+    layers: config.stages.flat().length,
+    imageTokens: nImageTokens(config),
+    bytes,
+  };
 }
