@@ -7,7 +7,7 @@
 // merged by mergeAdapter into a temporary GGUF in the output type (one rounding per weight), which is
 // then written out. The folder appears complete or not at all (writeDirAtomically).
 import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { GgmlType, isQuantized, rowBytes } from "../gguf/ggml-types.js";
 import { openGguf, toPlain, type GgufFile, type GgufTensorInfo } from "../gguf/index.js";
 import { dequantize } from "../engine/quant.js";
@@ -87,6 +87,12 @@ export async function exportHfCheckpoint(o: HfCheckpointOptions): Promise<HfChec
   if (o.adapter !== undefined && !existsSync(o.adapter))
     throw new InputError("adapter not found", { file: o.adapter });
   checkOutput(o.out);
+  // the folder is replaced as a whole: it must not hold the inputs
+  for (const input of [o.model, o.adapter])
+    if (input !== undefined && !relative(resolve(o.out), resolve(input)).startsWith(".."))
+      throw new InputError("the output folder holds an input of the export: choose another --out", {
+        file: input,
+      });
 
   const base = openGguf(o.model);
   let dtype: HfDtype;

@@ -347,6 +347,14 @@ test(
     await exportHfCheckpoint({ model: base, out: ckpt });
     assert.ok(!existsSync(join(ckpt, "model.safetensors.index.json")));
     assert.ok(readdirSync(ckpt).includes("model.safetensors"));
+    // …but never a folder that holds an input
+    const inside = join(ckpt, "model.gguf");
+    writeFileSync(inside, readFileSync(base));
+    await assert.rejects(
+      exportHfCheckpoint({ model: inside, out: ckpt }),
+      (e) => e instanceof InputError && /holds an input/.test(e.message),
+    );
+    assert.ok(existsSync(inside));
   },
 );
 
