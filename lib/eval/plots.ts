@@ -49,6 +49,53 @@ export function groupedBarFigure(
   };
 }
 
+/**
+ * A confusion-matrix heatmap: rows the reference class, columns the predicted class, each cell annotated
+ * with its count (and coloured by the row's share, so rare classes read as clearly as common ones).
+ */
+export function confusionMatrixFigure(
+  report: { labels: readonly string[]; matrix: readonly (readonly number[])[]; accuracy?: number },
+  title = "Confusion matrix",
+): PlotlyFigure {
+  const shares = report.matrix.map((row) => {
+    const n = row.reduce((s, v) => s + v, 0);
+    return row.map((v) => (n ? v / n : 0));
+  });
+  const labels = [...report.labels];
+  const annotations = report.matrix.flatMap((row, i) =>
+    row.map((v, j) => ({
+      x: labels[j],
+      y: labels[i],
+      text: String(v),
+      showarrow: false,
+      font: { color: shares[i]![j]! > 0.5 ? "white" : "black" },
+    })),
+  );
+  const suffix = report.accuracy === undefined ? "" : ` (accuracy ${(100 * report.accuracy).toFixed(1)}%)`;
+  return {
+    data: [
+      {
+        type: "heatmap",
+        x: labels,
+        y: labels,
+        z: shares,
+        zmin: 0,
+        zmax: 1,
+        colorscale: "Blues",
+        colorbar: { title: { text: "share of row" } },
+        hovertemplate: "reference %{y}<br>predicted %{x}<br>share %{z:.2f}<extra></extra>",
+      },
+    ],
+    layout: {
+      title: { text: title + suffix },
+      xaxis: { title: { text: "predicted" }, type: "category" },
+      yaxis: { title: { text: "reference" }, type: "category", autorange: "reversed" },
+      annotations,
+      margin: { t: 50, l: 160 },
+    },
+  };
+}
+
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
 }

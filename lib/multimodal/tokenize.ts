@@ -75,7 +75,6 @@ export function tokenizeImageRecord(
   source: ChatRecord,
   o: ImageTokenizeOptions,
 ): ImageTokenizedRecord | DroppedRecord {
-  const { tokenizer } = o;
   if (source.text !== undefined && source.messages.length === 0)
     throw new TunekitError("a raw-text record has no images: train it with the text path");
   const { record, images } = withMediaMarkers(source);
@@ -83,6 +82,29 @@ export function tokenizeImageRecord(
   // Character spans that are trained.
   const spans: Array<[number, number]> =
     o.trainOn === "all" ? [[0, text.length]] : assistantTurns(record, text, o.render).map((t) => t.span);
+  const { ids, mask, images: out } = layoutImageText(text, images, o, spans);
+  if (mask.length) mask[0] = 0;
+  if (o.maxSeq !== undefined && ids.length > o.maxSeq)
+    return {
+      dropped: true,
+      reason: `longer than max-seq (${ids.length} > ${o.maxSeq} tokens)`,
+      length: ids.length,
+    };
+  return { ids, mask, images: out, text };
+}
+
+/**
+ * The token layout of a rendered text with media markers: pieces tokenized alone (BOS first when the model
+ * wants it and the text does not start with it), image begin text, slots, end text. `spans` (character
+ * spans of `text`) mark trained tokens.
+ */
+export function layoutImageText(
+  text: string,
+  images: readonly ImageRef[],
+  o: { tokenizer: Tokenizer; image: ImageTokenSpec },
+  spans: ReadonlyArray<[number, number]> = [],
+): Pick<ImageTokenizedRecord, "ids" | "mask" | "images"> {
+  const { tokenizer } = o;
   const pieces = text.split(MEDIA_MARKER);
   if (pieces.length - 1 !== images.length)
     throw new TunekitError(
@@ -121,7 +143,7 @@ export function tokenizeImageRecord(
       const begin = encode(spec.begin);
       ids.push(...begin);
       mask.push(...begin.map((): 0 => 0));
-      out.push({ column: ids.length, count: spec.tokensPerImage, ref: images[k] });
+      out.push({ column: ids.length, count: spec.tokensPerImage, ref: images[k]! });
       for (let i = 0; i < spec.tokensPerImage; i++) {
         ids.push(spec.slotId ?? 0);
         mask.push(0);
@@ -132,14 +154,18 @@ export function tokenizeImageRecord(
       at += MEDIA_MARKER.length;
     }
   });
-  if (mask.length) mask[0] = 0;
-  if (o.maxSeq !== undefined && ids.length > o.maxSeq)
-    return {
-      dropped: true,
-      reason: `longer than max-seq (${ids.length} > ${o.maxSeq} tokens)`,
-      length: ids.length,
-    };
-  return { ids, mask, images: out, text };
+  return { ids, mask, images: out };
+}
+
+/** A prompt (conversation up to the answer) with the generation prompt, laid out for inference. */
+export function imagePromptTokens(
+  messages: RecordMessage[],
+  o: { tokenizer: Tokenizer; render: RenderFn; image: ImageTokenSpec; tools?: ChatRecord["tools"] },
+): { ids: number[]; images: ImageTokenizedRecord["images"]; text: string } {
+  const { record, images } = withMediaMarkers({ messages, tools: o.tools });
+  const text = o.render(record.messages, { addGenerationPrompt: true, tools: o.tools });
+  const { ids, images: placed } = layoutImageText(text, images, o);
+  return { ids, images: placed, text };
 }
 
 /**

@@ -11,6 +11,13 @@ export interface TrainConfig {
   data: string;
   /** Optional eval data (same formats). */
   evalData?: string;
+  /**
+   * Vision tower (mmproj GGUF) for image+text fine-tuning: the data then holds image records, `target` may
+   * name vision layers ("vision", "v.blk.N.attn_q", /regex/), and the run also writes mmproj.gguf.
+   */
+  mmproj?: string;
+  /** With mmproj: train the projector's tensors (mm.*) in full. */
+  trainProjector: boolean;
   /** Run folder. */
   out: string;
   /** "lora" (default) or "full" (train the tensors named in fullTargets). */
@@ -85,6 +92,7 @@ export const DEFAULTS: Omit<TrainConfig, "model" | "data" | "out"> = {
   logEvery: 1,
   seed: 42,
   threads: 0,
+  trainProjector: false,
 };
 
 /** JSON keys accepted in config files: camelCase or snake_case/kebab-case of the fields above. */
@@ -126,6 +134,7 @@ export function resolveTrainConfig(
     "model",
     "data",
     "evalData",
+    "mmproj",
     "out",
     "description",
     "name",
@@ -148,6 +157,8 @@ function validate(c: Record<string, unknown>, file?: string): TrainConfig {
   const err = (field: string, why: string) => new InputError(why, { file, field });
   for (const f of ["model", "data", "out"])
     if (typeof c[f] !== "string" || !c[f]) throw err(f, `"${f}" is required`);
+  if (c.mmproj !== undefined && (typeof c.mmproj !== "string" || !c.mmproj))
+    throw err("mmproj", "mmproj must be the path of an mmproj GGUF");
   for (const [k, v] of Object.entries(DEFAULTS)) {
     const val = c[k];
     if (typeof v === "number") {

@@ -13,6 +13,39 @@ import type { PackedRow } from "../data/tokenize.js";
 import { attentionMask, buildDecoder, type LinearFn } from "../models/decoder.js";
 import type { Model } from "../models/model.js";
 import { fillDropout, type DropoutInput } from "../lora/adapter.js";
+import { softTokenLayout, type SoftTokenInputs, type SoftTokenSpan } from "../models/soft-tokens.js";
+
+/** An image of a training row: its soft-token columns and its preprocessed pixels. */
+export interface RowImage {
+  /** First column of its soft tokens within the row. */
+  column: number;
+  /** Soft tokens (columns). */
+  count: number;
+  /** Preprocessed pixels (the encoder's input for one image). */
+  pixels: Float32Array;
+}
+
+/** A training row that may hold images. */
+export type StepRow = PackedRow & { images?: RowImage[] };
+
+/** A vision encoder built into the step graph, so its soft tokens (and gradients) flow with the text. */
+export interface StepVision {
+  /** Image slots per micro-batch (unused slots get zero pixels and are never referenced). */
+  maxImages: number;
+  /** Floats of one image's pixels. */
+  pixelsPerImage: number;
+  /** Shape of the pixels input for maxImages images (e.g. [S, S, 3, maxImages]). */
+  pixelShape: number[];
+  /** The soft tokens of one image attend to each other both ways (Gemma 3). */
+  bidirectional: boolean;
+  /** Forward graph nodes of the encoder (to size the step graph). */
+  nodes: number;
+  /**
+   * Builds the soft tokens [nEmbd, tokensPerImage·maxImages] from the pixels input; `dropout` (training)
+   * collects the dropout masks of vision LoRA layers.
+   */
+  build(ops: Ops, pixels: Tensor, dropout?: DropoutInput[]): Tensor;
+}
 
 export interface StepGraphOptions {
   batch: number;
@@ -24,6 +57,8 @@ export interface StepGraphOptions {
   linear: (dropout?: DropoutInput[]) => LinearFn;
   /** NEFTune α (training only; 0 = off). */
   neftuneAlpha?: number;
+  /** Image rows: the vision encoder in the graph (see lib/multimodal). */
+  vision?: StepVision;
 }
 
 export class StepGraph {
@@ -37,6 +72,8 @@ export class StepGraph {
   private readonly mask: Tensor;
   private readonly maskSwa?: Tensor;
   private readonly noise?: Tensor;
+  private readonly pixels?: Tensor;
+  private readonly soft?: SoftTokenInputs;
   private readonly dropout: DropoutInput[] = [];
   readonly rewrittenBackwardNodes: number = 0;
 
@@ -47,7 +84,7 @@ export class StepGraph {
     const c = model.config;
     const { batch: B, seqLen: T } = o;
     const n = B * T;
-    const size = (1024 + c.nLayer * 400) * (o.grads ? 5 : 1);
+    const size = (1024 + c.nLayer * 400 + (o.vision?.nodes ?? 0)) * (o.grads ? 5 : 1);
     this.ctx = new Context({ maxTensors: size * 2, graphSize: size, grads: !!o.grads });
     this.state = new Context({ maxTensors: 2 });
     try {
@@ -58,6 +95,15 @@ export class StepGraph {
       if (c.slidingWindow) this.maskSwa = this.ctx.input(GgmlType.F32, [T, T, 1, B], "mask swa");
       if (o.grads && o.neftuneAlpha) this.noise = this.ctx.input(GgmlType.F32, [c.nEmbd, n], "neftune noise");
       const linear = o.linear(o.grads ? this.dropout : undefined);
+      if (o.vision) {
+        this.pixels = this.ctx.input(GgmlType.F32, o.vision.pixelShape, "pixels");
+        this.soft = {
+          embeddings: o.vision.build(ops, this.pixels, o.grads ? this.dropout : undefined),
+          rows: this.ctx.input(GgmlType.I32, [n], "soft token rows"),
+          isSoft: this.ctx.input(GgmlType.F32, [1, n], "soft token columns"),
+          isText: this.ctx.input(GgmlType.F32, [1, n], "text columns"),
+        };
+      }
       const { logits } = buildDecoder(
         ops,
         c,
@@ -70,6 +116,7 @@ export class StepGraph {
           seqLen: T,
           batch: B,
           embeddingNoise: this.noise,
+          softTokens: this.soft,
         },
         linear,
       );
@@ -103,7 +150,7 @@ export class StepGraph {
    * `normaliser` is the number of targets in the whole accumulated batch; `stepSeed` seeds dropout and noise.
    */
   run(
-    rows: PackedRow[],
+    rows: StepRow[],
     normaliser: number,
     stepSeed: number,
     /** Computes the graph instead of `graph.compute()` (profiling). */
@@ -139,6 +186,7 @@ export class StepGraph {
     this.model.checkTokens(ids);
     this.tokens.set(ids);
     this.positions.set(pos);
+    const groups = this.fillImages(rows);
     const m = {
       queryPos: pos,
       keyPos: pos,
@@ -147,6 +195,8 @@ export class StepGraph {
       nKv: T,
       querySegments: seg,
       keySegments: seg,
+      queryGroups: groups,
+      keyGroups: groups,
     };
     this.mask.set(attentionMask(m));
     this.maskSwa?.set(attentionMask({ ...m, window: c.slidingWindow }));
@@ -162,6 +212,41 @@ export class StepGraph {
     else this.graph.compute();
     const nllSum = MaskedLossLabels.nllSum(this.loss.loss.scalar(), n, count, normaliser, c.nVocab);
     return { nllSum, targets: count };
+  }
+
+  /** Writes the pixels and soft-token columns of the rows' images; returns the attention groups (bidirectional). */
+  private fillImages(rows: StepRow[]): Int32Array | undefined {
+    const v = this.o.vision;
+    if (!v || !this.pixels || !this.soft) {
+      if (rows.some((r) => r.images?.length)) throw new Error("image rows need a step graph built with `vision`");
+      return undefined;
+    }
+    const T = this.o.seqLen;
+    const n = this.o.batch * T;
+    const pixels = new Float32Array(v.pixelsPerImage * v.maxImages);
+    const spans: SoftTokenSpan[] = [];
+    let k = 0;
+    let perImage = 0;
+    rows.forEach((r, b) => {
+      for (const im of r.images ?? []) {
+        if (k >= v.maxImages) throw new Error(`more than ${v.maxImages} images in one micro-batch`);
+        if (im.pixels.length !== v.pixelsPerImage)
+          throw new Error(`an image has ${im.pixels.length} pixel values, expected ${v.pixelsPerImage}`);
+        perImage = im.count;
+        pixels.set(im.pixels, k * v.pixelsPerImage);
+        spans.push({ column: b * T + im.column, count: im.count, firstRow: k * im.count });
+        k++;
+      }
+    });
+    const nSlots = this.soft.embeddings.ne[1];
+    if (perImage && perImage * v.maxImages !== nSlots)
+      throw new Error(`images have ${perImage} soft tokens, the encoder makes ${nSlots / v.maxImages}`);
+    const layout = softTokenLayout(n, spans, nSlots);
+    this.pixels.set(pixels);
+    this.soft.rows.set(layout.rows);
+    this.soft.isSoft.set(layout.isSoft);
+    this.soft.isText.set(layout.isText);
+    return v.bidirectional ? layout.groups : undefined;
   }
 
   free(): void {

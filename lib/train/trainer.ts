@@ -26,6 +26,7 @@ import {
 } from "./checkpoint.js";
 import { checkMemory, estimateMemory } from "./memory.js";
 import { fullTrainable, loraTrainable } from "./trainable.js";
+import { emptyTrainable, openMultimodal } from "../multimodal/train.js";
 
 /** The frozen base as training holds it: matrices in the QLoRA type (or as in the file), fast-backward copies. */
 export function frozenOptionsFor(quantizeBase: TrainConfig["quantizeBase"]): ModelLoadOptions {
@@ -98,13 +99,17 @@ export async function train(
   const freeList: Array<{ free(): void }> = [];
   try {
     const opts = { maxSeq: cfg.maxSeq, packing: cfg.packing, trainOn: cfg.trainOn };
-    const trainRows = await loadTrainRows(cfg.data, model, opts);
-    const evalRows: TrainRows | undefined = cfg.evalData
-      ? await loadTrainRows(cfg.evalData, model, opts)
-      : undefined;
-    const trainable = full
+    // image+text: the vision tower joins the run (lib/multimodal/train.ts)
+    const mm = cfg.mmproj ? openMultimodal(cfg, model) : undefined;
+    if (mm) freeList.push(mm);
+    const load = (p: string) => (mm ? mm.loadRows(p) : loadTrainRows(p, model, opts));
+    const trainRows: TrainRows = await load(cfg.data);
+    const evalRows: TrainRows | undefined = cfg.evalData ? await load(cfg.evalData) : undefined;
+    const languageTrainable = full
       ? fullTrainable(model)
-      : loraTrainable(
+      : mm?.languageTarget === ""
+        ? emptyTrainable()
+        : loraTrainable(
           LoraAdapter.create(
             model,
             {
@@ -112,11 +117,12 @@ export async function train(
               alpha: cfg.loraAlpha,
               dropout: cfg.loraDropout,
               rslora: cfg.rslora,
-              targets: cfg.target,
+              targets: mm ? mm.languageTarget : cfg.target,
             },
             cfg.seed,
           ),
         );
+    const trainable = mm ? mm.wrap(languageTrainable) : languageTrainable;
     freeList.push(trainable);
     checkMemory(estimateMemory(model, cfg, trainable.parameterCount));
 
@@ -128,10 +134,16 @@ export async function train(
       grads,
       linear: (d) => trainable.linear(d),
       neftuneAlpha: cfg.neftuneAlpha,
+      vision: mm?.stepVision(cfg.batch),
     });
     freeList.push(trainGraph);
     const evalGraph = evalRows
-      ? new StepGraph(model, { batch: cfg.batch, seqLen: cfg.maxSeq, linear: () => trainable.linear() })
+      ? new StepGraph(model, {
+          batch: cfg.batch,
+          seqLen: cfg.maxSeq,
+          linear: () => trainable.linear(),
+          vision: mm?.stepVision(cfg.batch),
+        })
       : undefined;
     if (evalGraph) freeList.push(evalGraph);
     const adam = new AdamW(grads, { beta1: cfg.beta1, beta2: cfg.beta2, weightDecay: cfg.weightDecay });

@@ -11,6 +11,8 @@ import {
 import { figuresHtml } from "../../eval/plots.js";
 import { buildReport, formatReport, loadEvalRuns, parseTarget, reportFigures } from "../../eval/report.js";
 import { runEval, type EvalRunResult } from "../../eval/run.js";
+import { confusionMatrixFigure } from "../../eval/plots.js";
+import { confusionTable, evalImageQuestionsFromFiles } from "../../multimodal/image-eval.js";
 import { parseMetricList } from "../../eval/score.js";
 import { parseValidatorSpec } from "../../eval/metrics/syntax.js";
 import { writeFileAtomic } from "../../util/atomic.js";
@@ -19,6 +21,8 @@ import { action, emit, num, type CommonOptions } from "../output.js";
 
 interface EvalOptions extends CommonOptions {
   model?: string;
+  mmproj?: string;
+  plot?: string;
   adapter?: string;
   adapterScale?: number;
   endpoint?: string;
@@ -115,6 +119,11 @@ export function register(program: Command): void {
       "Evaluate a GGUF model (+ LoRA adapter) in llama.cpp, or an OpenAI-compatible endpoint, on a messages JSONL eval set",
     )
     .option("--model <file>", "GGUF model to evaluate")
+    .option(
+      "--mmproj <file>",
+      "vision tower (mmproj GGUF): image-question eval on tunekit's engine — accuracy, per-class precision/recall, confusion matrix",
+    )
+    .option("--plot <file.html>", "with --mmproj: also write the confusion-matrix heatmap as an HTML page")
     .option("--adapter <file>", "LoRA adapter GGUF applied to --model")
     .option("--adapter-scale <x>", "adapter scale", num("--adapter-scale"))
     .option(
@@ -155,6 +164,31 @@ export function register(program: Command): void {
     .action(
       action(async (opts: EvalOptions) => {
         if (!opts.data) throw new InputError("--data is required", { field: "data" });
+        if (opts.mmproj) {
+          if (!opts.model) throw new InputError("--mmproj needs --model", { field: "model" });
+          const r = await evalImageQuestionsFromFiles({
+            model: opts.model,
+            mmproj: opts.mmproj,
+            adapter: opts.adapter,
+            data: opts.data,
+            labels: parseLabels(opts.labels),
+            maxTokens: opts.maxTokens,
+            limit: opts.limit,
+            out: opts.out,
+            name: opts.name,
+            threads: opts.threads,
+            onProgress: progressLine(opts.json),
+          });
+          if (opts.plot)
+            writeFileAtomic(
+              opts.plot,
+              figuresHtml(`Image questions: ${r.result.name}`, { confusion: confusionMatrixFigure(r.report) }),
+            );
+          emit({ ...r.result, ...(r.dir ? { dir: r.dir } : {}) }, opts, () =>
+            [`eval ${r.result.name} (${r.predictions.length} image questions)`, confusionTable(r.report), ...(r.dir ? [`saved: ${join(r.dir, "eval.json")}`] : [])].join("\n"),
+          );
+          return;
+        }
         if (opts.toolChoice && opts.toolChoice !== "auto" && opts.toolChoice !== "required")
           throw new InputError("--tool-choice must be auto or required", { field: "tool-choice" });
         const r = await runEval({
