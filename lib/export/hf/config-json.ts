@@ -107,8 +107,7 @@ export function hfConfigJson(o: HfConfigOptions): Json {
       return {
         ...common,
         hidden_activation: "gelu_pytorch_tanh",
-        // llama.cpp scales Q by 1/√head_dim (the 2B/9B rule); transformers by query_pre_attn_scalar^-½
-        query_pre_attn_scalar: c.headDim,
+        query_pre_attn_scalar: queryPreAttnScalar(c),
         sliding_window: c.slidingWindow,
         attn_logit_softcapping: c.attnSoftcap ? f32Decimal(c.attnSoftcap) : null,
         final_logit_softcapping: c.finalSoftcap ? f32Decimal(c.finalSoftcap) : null,
@@ -119,7 +118,7 @@ export function hfConfigJson(o: HfConfigOptions): Json {
       return {
         ...common,
         hidden_activation: "gelu_pytorch_tanh",
-        query_pre_attn_scalar: c.headDim,
+        query_pre_attn_scalar: queryPreAttnScalar(c),
         sliding_window: c.slidingWindow,
         rope_local_base_freq: f32Decimal(c.ropeBaseSwa),
         sliding_window_pattern: pattern,
@@ -174,6 +173,15 @@ function sparsityTarget(m: number): number {
   const p = normalCdf(m);
   const r = Math.round(p * 1e4) / 1e4;
   return Math.abs(p - r) < 1e-6 ? r : p;
+}
+
+/**
+ * transformers scales Gemma 2/3 queries by query_pre_attn_scalar^-½; llama.cpp (models/gemma2.cpp,
+ * gemma3.cpp) by 1/√head_dim, except for the 27B shapes (46 resp. 62 layers): 1/√(n_embd / n_head).
+ */
+function queryPreAttnScalar(c: ModelConfig): number {
+  const is27b = (c.arch === "gemma2" && c.nLayer === 46) || (c.arch === "gemma3" && c.nLayer === 62);
+  return is27b ? Math.floor(c.nEmbd / c.nHead) : c.headDim;
 }
 
 /** The period of Gemma 3's local/global layer pattern (n−1 local layers, then a global one). */
