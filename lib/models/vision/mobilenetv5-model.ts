@@ -84,6 +84,14 @@ export class MobileNetV5Weights implements VisionTensors {
             shape: t.shape,
             data: castF32(dequantize(t.type, t.data, n), GgmlType.F16),
           };
+        // convert_hf_to_gguf's default ("auto") output of a bf16 checkpoint stores conv kernels in bf16, which
+        // ggml's CPU conv_2d_direct does not take: widen them to f32 (exact)
+        else if (t.shape.length === 4 && t.shape[2] !== 1 && t.type === GgmlType.BF16)
+          t = {
+            type: GgmlType.F32,
+            shape: t.shape,
+            data: new Uint8Array(dequantize(t.type, t.data, n).buffer),
+          };
         host.set(name, t.data);
         byName.set(name, ctx.tensor(t.type, t.shape.length ? t.shape : [1], name));
       }
