@@ -1,5 +1,5 @@
 // Gemma 3's vision tower (SigLIP + gemma3 projector) against llama.cpp's own clip code (tools/mtmd compiled
-// from the bundled source by test/helpers/llama-mtmd.ts — about 3 minutes the first time on 2 cores, cached
+// from the bundled source by test/helpers/llama-mtmd.ts — about a minute the first time on 2 idle cores, cached
 // afterwards): output embeddings for the same preprocessed image (the issue's target ≤ 1e-3 relative),
 // the gemma3 preprocessing bit for bit, our mmproj files loading in clip, batches, and gradients of the
 // trainable graph against finite differences.
