@@ -25,6 +25,7 @@ import {
   openGemma3nImageEncoder,
 } from "../../lib/models/vision/mobilenetv5-encoder.js";
 import { randomMobileNetV5Mmproj } from "../../lib/models/vision/mobilenetv5-random.js";
+import { Gemma3nVisionTrainer } from "../../lib/models/vision/mobilenetv5-train.js";
 import { preprocessRgb } from "../../lib/models/vision/preprocess.js";
 import { EngineError, InputError } from "../../lib/util/errors.js";
 import { gradCheck } from "../engine/gradcheck.js";
@@ -148,3 +149,121 @@ test(
     }
   },
 );
+
+test("Gemma3nVisionTrainer refuses encoder training and vision-encoder LoRA targets", () => {
+  const { config, tensors } = randomMobileNetV5Mmproj({ projectionDim: 16, imageSize: 256, seed: 2 });
+  const model = MobileNetV5Model.fromTensors(config, tensors);
+  const base = {
+    loraLayers: [],
+    r: 2,
+    alpha: 4,
+    dropout: 0,
+    rslora: false,
+    full: false,
+    projector: false,
+    seed: 1,
+  };
+  try {
+    assert.throws(
+      () => new Gemma3nVisionTrainer(model, { ...base, full: true }),
+      /full fine-tuning.*not possible/,
+    );
+    assert.throws(
+      () => new Gemma3nVisionTrainer(model, { ...base, loraLayers: ["v.blk.2.1.attn.query.proj"] }),
+      /cannot be trained/,
+    );
+    const idle = new Gemma3nVisionTrainer(model, base);
+    assert.equal(idle.trains, false);
+    idle.free();
+  } finally {
+    model.dispose();
+  }
+});
+
+test("projector LoRA + projector tensors train in a step graph with the encoder inside; the merge is exact", async () => {
+  const { config, tensors } = randomMobileNetV5Mmproj({ projectionDim: 16, imageSize: 256, seed: 6 });
+  const model = MobileNetV5Model.fromTensors(config, tensors);
+  const backend = getBackend();
+  const threads = backend.threads;
+  backend.setThreads(1);
+  const trainer = new Gemma3nVisionTrainer(model, {
+    loraLayers: ["mm.input_projection"],
+    r: 2,
+    alpha: 4,
+    dropout: 0,
+    rslora: false,
+    full: false,
+    projector: true,
+    seed: 3,
+  });
+  const ctx = new Context({ maxTensors: 16384, graphSize: 16384, grads: true });
+  try {
+    assert.equal(trainer.params().length, 4);
+    // a LoRA B away from zero, so that A gets a gradient too and the merge has something to merge
+    const params = trainer.params();
+    const bTensor = params[3];
+    bTensor.set(Float32Array.from({ length: bTensor.nelements }, (_, i) => Math.sin(i) * 0.5));
+    const ops = new Ops(ctx);
+    const sv = trainer.stepVision(1);
+    assert.equal(sv.bidirectional, false);
+    const pixels = ctx.input(GgmlType.F32, sv.pixelShape, "pixels");
+    const target = ctx.input(GgmlType.F32, [16, 256], "target");
+    const tokens = sv.build(ops, pixels, []);
+    const loss = ops.sum(ops.sqr(ops.sub(tokens, target)));
+    markTrainable(params, loss);
+    const state = new GradientState(params);
+    const graph = Graph.build(ctx, [loss], { size: 16384, grads: true });
+    buildBackward(graph, loss, state);
+    graph.allocate();
+    const px = Float32Array.from({ length: sv.pixelsPerImage }, (_, i) => ((i * 13) % 255) / 255);
+    pixels.set(px);
+    target.set(new Float32Array(16 * 256).fill(0.25));
+    state.zero();
+    graph.compute();
+    for (const [i, acc] of state.accumulators.entries()) {
+      const g = acc.f32();
+      assert.ok(g.every(Number.isFinite), `gradient ${i} finite`);
+      assert.ok(
+        g.some((v) => v !== 0),
+        `gradient ${i} non-zero`,
+      );
+    }
+    state.free();
+    graph.free();
+
+    // the merged mmproj (LoRA folded into an f32 projection) encodes as the model + hook does
+    const withHook = MobileNetV5Model.fromTensors(config, trainer.mergedTensors());
+    const path = join(dir, "trained.gguf");
+    await trainer.saveMmproj(path);
+    const merged = MobileNetV5Model.load(path);
+    try {
+      const hooked = model.encode(px, { linear: trainer.linear() });
+      const plain = model.encode(px);
+      const m = merged.encode(px);
+      const rel = (a: Float32Array, b: Float32Array) => {
+        let num = 0;
+        let den = 0;
+        for (let i = 0; i < a.length; i++) {
+          num = Math.max(num, Math.abs(a[i] - b[i]));
+          den = Math.max(den, Math.abs(b[i]));
+        }
+        return num / den;
+      };
+      console.log(
+        `# merged vs LoRA hook: ${rel(m, hooked).toExponential(2)}; LoRA effect ${rel(plain, hooked).toExponential(2)}`,
+      );
+      // the hook multiplies the f16 projection (ggml rounds x to f16 there), the merge is f32
+      assert.ok(rel(m, hooked) < 5e-3, `merged vs hooked ${rel(m, hooked)}`);
+      assert.ok(rel(plain, hooked) > 5e-2, `the LoRA changes the tokens (${rel(plain, hooked)})`);
+      assert.deepEqual(withHook.encode(px), m);
+    } finally {
+      merged.dispose();
+      withHook.dispose();
+    }
+  } finally {
+    backend.setThreads(threads);
+    ctx.free();
+    trainer.free();
+    model.dispose();
+  }
+});
