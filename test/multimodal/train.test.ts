@@ -15,7 +15,7 @@ import { resolveTrainConfig } from "../../lib/train/config.js";
 import { train } from "../../lib/train/trainer.js";
 import { evalImageQuestions } from "../../lib/multimodal/image-eval.js";
 import { modelRender } from "../../lib/multimodal/rows.js";
-import { siglipEncoder, splitVisionTargets } from "../../lib/multimodal/vision.js";
+import { siglipEncoder, splitVisionTargets, VisionTrainer } from "../../lib/multimodal/vision.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tunekit-mm-train-"));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -149,5 +149,107 @@ test("full fine-tuning of both towers: a tiny model learns to name the colour of
     encoder.dispose();
     before.dispose();
     model.dispose();
+  }
+});
+
+test("vision LoRA merges exactly: the written mmproj encodes as the base with the LoRA hook", async () => {
+  const { config, tensors } = randomMmproj({
+    textEmbd: 32,
+    imageSize: 32,
+    patchSize: 8,
+    mergeFactor: 2,
+    nEmbd: 32,
+    nFf: 64,
+    nLayer: 1,
+    nHead: 2,
+    seed: 5,
+  });
+  const base = join(dir, "lora-base.gguf");
+  await saveMmproj(base, config, tensors);
+  const vision = VisionModel.load(base, { trainable: true });
+  const trainer = new VisionTrainer(vision, {
+    loraLayers: ["v.blk.0.attn_q", "v.blk.0.ffn_down", "mm.input_projection"],
+    r: 4,
+    alpha: 8,
+    dropout: 0,
+    rslora: false,
+    full: false,
+    projector: false,
+    seed: 1,
+  });
+  try {
+    // B starts at zero: give every B random values so the merge has something to fold in
+    let s = 7;
+    for (const p of trainer.params())
+      if (p.name.endsWith("lora_b"))
+        p.set(
+          Float32Array.from(
+            { length: p.nelements },
+            () => ((s = (s * 16807) % 2147483647) / 2147483647 - 0.5) * 0.2,
+          ),
+        );
+    const pixels = Float32Array.from({ length: 3 * 32 * 32 }, (_, i) => Math.sin(i * 0.37));
+    const hooked = vision.encode(pixels, { linear: trainer.linear() });
+    const plain = vision.encode(pixels);
+    const merged = join(dir, "lora-merged.gguf");
+    await trainer.saveMmproj(merged);
+    const back = VisionModel.load(merged);
+    try {
+      const m = back.encode(pixels);
+      const d = Math.max(...Array.from(m, (v, i) => Math.abs(v - hooked[i]!)));
+      const moved = Math.max(...Array.from(plain, (v, i) => Math.abs(v - hooked[i]!)));
+      assert.ok(moved > 1e-2, `the LoRA changes the soft tokens (${moved})`);
+      assert.ok(d < 1e-4, `merged vs hooked: ${d}`);
+      // untouched tensors are written back unchanged
+      assert.deepEqual(
+        back.weights.get("v.blk.0.attn_k.weight").f32(),
+        vision.weights.get("v.blk.0.attn_k.weight").f32(),
+      );
+    } finally {
+      back.dispose();
+    }
+  } finally {
+    trainer.free();
+    vision.dispose();
+  }
+});
+
+test("LoRA on language and vision layers with a trained projector: adapter.gguf + an mmproj changed only where trained", async () => {
+  const { lm, mmproj } = await tinyModels();
+  const data = await syntheticImages(8, "lora", 5);
+  const out = join(dir, "run-lora");
+  const cfg = resolveTrainConfig(undefined, {
+    model: lm,
+    mmproj,
+    data,
+    out,
+    target: "q,v,/^v\\.blk\\.0\\.attn_(q|v)$/",
+    trainProjector: true,
+    maxSteps: 3,
+    batch: 4,
+    maxSeq: 64,
+    lr: 1e-2,
+    seed: 3,
+    threads: 1,
+  });
+  const r = await train(cfg);
+  assert.equal(r.adapterPath, join(out, "adapter.gguf"));
+  const before = VisionModel.load(mmproj);
+  const after = VisionModel.load(join(out, "mmproj.gguf"));
+  try {
+    const changed = before.weights.names().filter((n) => {
+      const a = before.weights.get(n).f32();
+      const b = after.weights.get(n).f32();
+      return a.some((v, i) => v !== b[i]);
+    });
+    assert.deepEqual(changed.sort(), [
+      "mm.input_projection.weight",
+      "mm.soft_emb_norm.weight",
+      "v.blk.0.attn_q.weight",
+      "v.blk.0.attn_v.weight",
+    ]);
+  } finally {
+    before.dispose();
+    after.dispose();
   }
 });
