@@ -289,3 +289,49 @@ test("weights write back unchanged (snapshot → mmproj), and f32 depthwise kern
     model.dispose();
   }
 });
+
+test("damaged towers are refused with an error instead of a ggml abort", () => {
+  const { config, tensors } = randomMobileNetV5Mmproj({ projectionDim: 16, imageSize: 256, seed: 21 });
+  const px = syntheticPixels(256, 0.2);
+  const reshaped = (name: string, shape: number[], type?: number) => {
+    const t = tensors.get(name)!;
+    const n = shape.reduce((a, b) => a * b, 1);
+    const ty = type ?? t.type;
+    const data = castF32(new Float32Array(n).fill(0.1), ty);
+    return new Map(tensors).set(name, { type: ty, shape, data });
+  };
+  const cases: Array<[string, Map<string, ReturnType<typeof tensors.get> & object>, RegExp]> = [
+    [
+      "1×1 conv with the wrong input width",
+      reshaped("v.blk.1.1.pw_exp.conv.weight", [1, 1, 20, 48]),
+      /input channels/,
+    ],
+    [
+      "depthwise kernel for other channels",
+      reshaped("v.blk.1.0.dw_mid.conv.weight", [5, 5, 1, 40]),
+      /conv_2d_dw/,
+    ],
+    ["norm of the wrong width", reshaped("v.blk.0.0.bn1.weight", [23]), /broadcast/],
+    ["layer scale of the wrong width", reshaped("v.blk.2.2.layer_scale.gamma", [1, 1, 7, 1]), /broadcast/],
+    ["value width ≠ key width", reshaped("v.blk.3.1.attn.value.proj.weight", [1, 1, 48, 4]), /key width/],
+    [
+      "query width not a multiple of the head",
+      reshaped("v.blk.3.1.attn.query.proj.weight", [1, 1, 48, 12]),
+      /multiple/,
+    ],
+    ["a stem for 4-channel images", reshaped("v.conv_stem.conv.weight", [3, 3, 4, 8]), /input channels/],
+    ["edge block with a 5×5 expansion", reshaped("v.blk.0.1.conv_exp.weight", [5, 5, 16, 32]), /3×3/],
+  ];
+  for (const [what, t, re] of cases) {
+    let model: MobileNetV5Model | undefined;
+    assert.throws(
+      () => {
+        model = MobileNetV5Model.fromTensors(config, t);
+        model.encode(px);
+      },
+      (e: Error) => re.test(e.message),
+      what,
+    );
+    model?.dispose();
+  }
+});
