@@ -2,7 +2,7 @@
 // 100 photos): a tiny random Gemma 3 LM + tiny SigLIP tower fine-tuned in full on 70 % of the photos
 // (augmented), evaluated on the 30 % it never trained on, before and after. Prints the confusion matrices
 // and writes result.json in the work folder.
-// Usage: npx tsx bench/vision-coffee.ts [--steps N] [--image-size S] [--merge K] [--augment C] [--lr X]
+// Usage: npx tsx bench/vision-coffee.ts [--steps N] [--image-size S] [--patch P] [--merge K] [--augment C] [--lr X]
 //                                        [--seed N] [--threads T] [--out DIR] [--images DIR]
 import { join } from "node:path";
 import { tmpdir } from "node:os";
@@ -29,6 +29,7 @@ const r = await runImageExperiment({
   workDir,
   steps: Number(opt("--steps", "300")),
   imageSize: Number(opt("--image-size", "64")),
+  patchSize: Number(opt("--patch", "8")),
   mergeFactor: Number(opt("--merge", "2")),
   augmentCopies: Number(opt("--augment", "4")),
   lr: Number(opt("--lr", "3e-3")),

@@ -140,6 +140,36 @@ showTable([
   },
 ]);
 
+// %% [markdown]
+// ## Image questions as a vision model sees them
+//
+// For training and evaluation (notebook 08) every image part becomes, as in llama.cpp's `mtmd`,
+// `<start_of_image>`, one slot per soft token of the vision encoder (16 here, for a 64-pixel tower
+// with 8-pixel patches pooled 2×2), and `<end_of_image>`; only the answer is trained. The layout below
+// uses the embedded default model's tokenizer and chat template.
+
+// %% Image-question preview
+import { imageQuestionsPreview } from "../dist/multimodal/preview.js";
+import { loadModelText } from "../dist/data/model-text.js";
+import { DEFAULT_MODEL_PATH } from "../dist/notebooks/settings.js";
+
+const text = loadModelText(DEFAULT_MODEL_PATH);
+const questions = await imageQuestionsPreview({
+  data: path.join(outDir, "eval.jsonl"),
+  limit: 4,
+  sheet: path.join(notebookRunDir(), "image-questions.png"),
+  layout: {
+    tokenizer: text.tokenizer,
+    render: text.render!,
+    image: { begin: "<start_of_image>", end: "<end_of_image>", tokensPerImage: 16 },
+  },
+});
+showImage(questions.sheet, { caption: "Held-out image questions, captioned with the reference answer" });
+showTable(
+  questions.rows.map((r) => ({ ...r })),
+  { title: "Token layout (image slots collapsed)" },
+);
+
 // %% Write images.json
 const written = writeRunJson("images.json", {
   dir: outDir,
