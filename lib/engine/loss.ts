@@ -3,6 +3,8 @@
 import { GgmlType } from "../gguf/ggml-types.js";
 import { EngineError } from "../util/errors.js";
 import { GgmlOp } from "./op-codes.js";
+import { ggml } from "./ffi.js";
+import type { Graph } from "./graph.js";
 import type { Context } from "./context.js";
 import type { Ops } from "./ops.js";
 import type { Tensor } from "./tensor.js";
@@ -22,6 +24,12 @@ export interface MaskedLoss {
   mask: Tensor;
   /** Graph input [1]: T / normaliser. */
   scale: Tensor;
+  /** ggml's CROSS_ENTROPY_LOSS node. */
+  ce: Tensor;
+  /** The tensor holding the loss value after a compute: `loss`, or the one {@link vectorizedLossValue} adds. */
+  value: Tensor;
+  /** Graph input [T] of target ids (label 0 where masked), present once vectorizedLossValue has run. */
+  targets?: Tensor;
 }
 
 /**
@@ -46,7 +54,31 @@ export function maskedCrossEntropy(ops: Ops, state: Context, logits: Tensor): Ma
       ? ops.mulMat(w, ops.mul(h, mask))
       : ops.mul(logits, mask);
   const ce = ops.crossEntropy(masked, labels);
-  return { loss: ops.mul(ce, scale), labels, mask, scale };
+  const loss = ops.mul(ce, scale);
+  return { loss, labels, mask, scale, ce, value: loss };
+}
+
+/**
+ * ggml's CROSS_ENTROPY_LOSS forward calls expf() one element at a time over the whole [V, T] logits (its
+ * backward is vectorised and does not read the forward's result). Call this after the backward pass is built
+ * (or on a forward-only graph): the forward node becomes a no-op and the same value is computed from vectorised
+ * ops into `loss.value`: −log p_y = z_m − z_y − log p_m with m = argmax z, where p_m ≥ 1/V cannot underflow.
+ */
+export function vectorizedLossValue(ops: Ops, graph: Graph, loss: MaskedLoss): void {
+  const z = loss.ce.src(0)!;
+  const [V, T] = z.ne;
+  const targets = ops.ctx.input(GgmlType.I32, [T], "loss targets");
+  const rowsOf = (a: Tensor) => ops.reshape(a, [1, V, T]);
+  const pick = (a: Tensor, ids: Tensor) => ops.getRows(rowsOf(a), ops.reshape(ids, [1, T]));
+  const m = ops.argmax(z);
+  const nll = ops.sub(ops.sub(pick(z, m), pick(z, targets)), ops.log(pick(ops.softMax(z, null), m)));
+  // CROSS_ENTROPY_LOSS is the mean over rows; the loss multiplies it by the scale input
+  const value = ops.mul(ops.scale(ops.sum(nll), 1 / T), loss.scale);
+  graph.expand(value);
+  ggml().ggml_set_output(value.ptr);
+  loss.ce.setOp(GgmlOp.NONE);
+  loss.targets = targets;
+  loss.value = value;
 }
 
 /** Keeps a persistent one-hot label tensor in step with the targets, writing only what changed. */
@@ -84,6 +116,8 @@ export class MaskedLossLabels {
       this.previous[t] = y;
     }
     loss.mask.set(mask);
+    if (loss.targets)
+      loss.targets.set(Int32Array.from(targets, (y, t) => (lossMask[t] === 1 && y >= 0 ? y : 0)));
     loss.scale.set(new Float32Array([normaliser > 0 ? T / normaliser : 0]));
   }
 

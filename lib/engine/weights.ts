@@ -11,7 +11,7 @@ import { Ops } from "./ops.js";
 import { dequantize, fallbackType, quantize } from "./quant.js";
 import { TENSOR_LAYOUT, type Tensor } from "./tensor.js";
 
-/** A transposed-copy type, null for none, or "auto" (F16 unless the weight is stored as F32). */
+/** A transposed-copy type, null for none, or "auto" (F32 for an F32 weight, else F16). */
 export type TransposedChoice = number | null | "auto";
 
 /** Where a frozen weight may live: "auto" (the first extra buffer type that supports it), "none", or a name. */
@@ -22,7 +22,8 @@ export interface FrozenWeightsOptions {
   maxWeights: number;
   /**
    * Default type of the transposed copies (F16, BF16, Q8_0 or F32); null: no copies; "auto" (the default):
-   * F16 for every weight not stored as F32 — ggml's OUT_PROD through an f32 weight is exact and needs none.
+   * an F32 copy of an F32 weight (exact; ggml's OUT_PROD through the weight is 1.7–2.8× slower than the
+   * MUL_MAT through its copy, measured at 576×1536, bench/RESULTS.md) and F16 for every other type.
    */
   transposed?: TransposedChoice;
   /** Default placement in CPU extra buffer types. Default "auto". */
@@ -130,7 +131,7 @@ export class FrozenWeights {
     const type = fallbackType(requested, K);
     const tChoice = o.transposed === undefined ? this.options.transposed : o.transposed;
     checkTransposedType(tChoice);
-    const tType = tChoice === "auto" ? (type === GgmlType.F32 ? null : GgmlType.F16) : tChoice;
+    const tType = tChoice === "auto" ? (type === GgmlType.F32 ? GgmlType.F32 : GgmlType.F16) : tChoice;
     const choice = o.extraBuffer ?? this.options.extraBuffer;
     checkExtraChoice(choice);
 

@@ -5,7 +5,12 @@ import { Context } from "../engine/context.js";
 import { Graph } from "../engine/graph.js";
 import { Ops } from "../engine/ops.js";
 import { GradientState, buildBackward, markTrainable } from "../engine/autograd.js";
-import { maskedCrossEntropy, MaskedLossLabels, type MaskedLoss } from "../engine/loss.js";
+import {
+  maskedCrossEntropy,
+  MaskedLossLabels,
+  vectorizedLossValue,
+  type MaskedLoss,
+} from "../engine/loss.js";
 import type { Tensor } from "../engine/tensor.js";
 import { GgmlType } from "../gguf/ggml-types.js";
 import { SeededRandom } from "../data/random.js";
@@ -132,6 +137,7 @@ export class StepGraph {
           o.grads,
           model.weights.transposedMap,
         ).rewritten;
+      vectorizedLossValue(ops, this.graph, this.loss);
       this.graph.allocate();
     } catch (e) {
       this.ctx.free();
@@ -210,7 +216,7 @@ export class StepGraph {
     }
     if (compute) compute(this.graph);
     else this.graph.compute();
-    const nllSum = MaskedLossLabels.nllSum(this.loss.loss.scalar(), n, count, normaliser, c.nVocab);
+    const nllSum = MaskedLossLabels.nllSum(this.loss.value.scalar(), n, count, normaliser, c.nVocab);
     return { nllSum, targets: count };
   }
 

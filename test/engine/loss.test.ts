@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Context, Graph, GradientState, Ops, buildBackward, markTrainable } from "../../lib/engine/index.js";
-import { MaskedLossLabels, maskedCrossEntropy } from "../../lib/engine/loss.js";
+import { MaskedLossLabels, maskedCrossEntropy, vectorizedLossValue } from "../../lib/engine/loss.js";
 import { rng } from "./gradcheck.js";
 
 test("masked loss: gradient (softmax − onehot)/normaliser on target rows, exactly 0 on masked rows; nllSum", () => {
@@ -148,5 +148,71 @@ test("masked loss on logits = W·h masks h instead: gradient Wᵀ(softmax − on
     graph.free();
     cctx.free();
     pctx.free();
+  }
+});
+
+test("vectorizedLossValue: the same loss as ggml's CROSS_ENTROPY_LOSS, also for a token at p ≈ e^−150", () => {
+  const V = 37,
+    D = 4,
+    T = 5;
+  const r = rng(5);
+  const wData = Float32Array.from({ length: D * V }, () => r() * 2);
+  const hData = Float32Array.from({ length: D * T }, () => r() * 2);
+  hData.set([40, -40, 40, -40], 2 * D); // row 2: logits spread by ~150 nats
+  const targets = Int32Array.from([3, 36, 0, 5, 9]);
+  const mask = Uint8Array.from([1, 1, 1, 0, 1]);
+  const normaliser = 7;
+  const run = (fast: boolean) => {
+    const pctx = new Context({ maxTensors: 8 });
+    const w = pctx.f32([D, V], "w");
+    const h = pctx.f32([D, T], "h");
+    const cctx = new Context({ maxTensors: 256, graphSize: 256, grads: true });
+    const ops = new Ops(cctx);
+    const loss = maskedCrossEntropy(ops, pctx, ops.mulMat(w, h));
+    markTrainable([h], loss.loss);
+    pctx.allocate();
+    const state = new GradientState([h]);
+    const graph = Graph.build(cctx, [loss.loss], { grads: true });
+    try {
+      buildBackward(graph, loss.loss, state);
+      if (fast) vectorizedLossValue(ops, graph, loss);
+      graph.allocate();
+      w.set(wData);
+      h.set(hData);
+      new MaskedLossLabels(loss.labels, V).write(loss, targets, mask, normaliser);
+      graph.compute();
+      return { value: loss.value.scalar(), grad: state.accumulators[0].f32() };
+    } finally {
+      state.free();
+      graph.free();
+      cctx.free();
+      pctx.free();
+    }
+  };
+  const slow = run(false);
+  const fast = run(true);
+  assert.deepEqual(fast.grad, slow.grad, "the backward pass is untouched");
+  let nll = 0;
+  let worst = 0;
+  for (let t = 0; t < T; t++) {
+    if (!mask[t]) continue;
+    const z = Array.from({ length: V }, (_, v) => {
+      let s = 0;
+      for (let d = 0; d < D; d++) s += wData[v * D + d] * hData[t * D + d];
+      return s;
+    });
+    const max = Math.max(...z);
+    const lse = max + Math.log(z.reduce((s, x) => s + Math.exp(x - max), 0));
+    nll += lse - z[targets[t]];
+    worst = Math.max(worst, lse - z[targets[t]]);
+  }
+  assert.ok(worst > 100, `row 2 has a target at −log p = ${worst}`);
+  const nTargets = 4;
+  for (const [name, v] of [
+    ["ggml", slow.value],
+    ["vectorized", fast.value],
+  ] as const) {
+    const reported = MaskedLossLabels.nllSum(v, T, nTargets, normaliser, V);
+    assert.ok(Math.abs(reported - nll) <= 2e-5 * nll, `${name}: nllSum ${reported} vs Σ −log p ${nll}`);
   }
 });

@@ -15,7 +15,11 @@ test("transposed copies hold the transpose of the weight as stored, in the chose
   const fw = new FrozenWeights({ maxWeights: 4, extraBuffer: "none" });
   try {
     const f32 = fw.add({ name: "f32", shape: [K, N], data });
-    assert.equal(f32.transposed, null, "auto: an f32 weight needs no copy (OUT_PROD through it is exact)");
+    assert.equal(f32.transposed!.type, GgmlType.F32, "auto: an f32 weight gets an exact f32 copy");
+    assert.deepEqual(
+      f32.transposed!.f32(),
+      Float32Array.from({ length: K * N }, (_, i) => data[(i % N) * K + Math.floor(i / N)]),
+    );
     for (const [type, copy] of [
       [GgmlType.Q4_K, GgmlType.F16],
       [GgmlType.Q8_0, GgmlType.BF16],
@@ -37,7 +41,7 @@ test("transposed copies hold the transpose of the weight as stored, in the chose
       assert.deepEqual(t, expected, `copy of ${type}`);
       assert.equal(fw.transposedMap.get(w.tensor.ptr)?.ptr, w.transposed!.ptr);
     }
-    assert.equal(fw.transposedMap.size, 3);
+    assert.equal(fw.transposedMap.size, 4);
     assert.ok(fw.bytes > 0);
   } finally {
     fw.free();
