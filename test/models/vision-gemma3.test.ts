@@ -219,6 +219,22 @@ test("preprocessing equals clip's gemma3 preprocessing bit for bit", { skip: noH
       .toBuffer(),
   );
   assert.deepEqual(await preprocessImage(png, config), clipPreprocessFile(path, png));
+  // grey and RGBA PNGs: sharp and stb_image both replicate grey and drop alpha
+  for (const channels of [1, 4] as const) {
+    const raw = new Uint8Array(61 * 37 * channels).map((_, i) => (i * 71) % 256);
+    const file = join(dir, `c${channels}.png`);
+    writeFileSync(
+      file,
+      await sharp(raw, { raw: { width: 61, height: 37, channels } })
+        .png()
+        .toBuffer(),
+    );
+    assert.deepEqual(
+      await preprocessImage(file, config),
+      clipPreprocessFile(path, file),
+      `${channels} channels`,
+    );
+  }
   void big;
 });
 
