@@ -163,6 +163,8 @@ const BACKWARD_OPS = new Set<number>(
     "SOFT_MAX",
     "ROPE",
     "CROSS_ENTROPY_LOSS",
+    // gradient to the data only (IM2COL_BACK); the kernel argument is read for its shape
+    "IM2COL",
     "NONE",
   ].map((n) => GgmlOp[n as keyof typeof GgmlOp]),
 );
