@@ -24,10 +24,15 @@ export interface BinaryFolder {
    * from `dir`); false for node-llama-cpp's prebuilt binaries.
    */
   source: boolean;
+  /**
+   * node-llama-cpp's prebuilt folder (libllama, the prebuilt libggml*): for code that loads llama.cpp itself.
+   * Equal to `dir` unless `source`; never mix its libggml with the one tunekit loaded (two separate ggml copies).
+   */
+  prebuiltDir: string;
 }
 
 /** The source build in `dir` (a folder of SOURCE_LIBRARIES) as a binary folder. */
-function sourceFolder(dir: string): BinaryFolder {
+function sourceFolder(dir: string, prebuiltDir: string): BinaryFolder {
   for (const name of SOURCE_LIBRARIES)
     if (!existsSync(join(dir, name))) throw new EngineError(`${join(dir, name)} is missing`);
   return {
@@ -36,6 +41,7 @@ function sourceFolder(dir: string): BinaryFolder {
     baseLibrary: join(dir, "libggml-base.so.0"),
     mainLibrary: join(dir, "libggml.so.0"),
     source: true,
+    prebuiltDir,
   };
 }
 
@@ -76,12 +82,13 @@ function driverPresent(flavor: BinaryFlavor): boolean {
  * taken when its package and its driver are present, else the CPU build.
  */
 export function findBinaryFolder(): BinaryFolder {
+  const arch = `${process.platform}-${process.arch}`;
   // the probe of a source build (source-probe.ts) names the build it checks
-  if (process.env.TUNEKIT_GGML_DIR) return sourceFolder(process.env.TUNEKIT_GGML_DIR);
+  if (process.env.TUNEKIT_GGML_DIR)
+    return sourceFolder(process.env.TUNEKIT_GGML_DIR, packageBinDir(`@node-llama-cpp/${arch}`) ?? "");
   const choice = process.env.TUNEKIT_GGML ?? "prebuilt";
   if (!["auto", "prebuilt", "source"].includes(choice))
     throw new EngineError(`TUNEKIT_GGML must be auto, prebuilt or source, got "${choice}"`);
-  const arch = `${process.platform}-${process.arch}`;
   const forced = process.env.TUNEKIT_BACKEND as BinaryFlavor | undefined;
   const order: BinaryFlavor[] = forced ? [forced] : ["cuda", "vulkan", "cpu"];
   for (const flavor of order) {
@@ -90,7 +97,7 @@ export function findBinaryFolder(): BinaryFolder {
     if (!dir || !(flavor === "cpu" || forced || driverPresent(flavor))) continue;
     if (flavor === "cpu" && choice !== "prebuilt") {
       const built = usableSourceBuild();
-      if (built) return sourceFolder(built.libDir);
+      if (built) return sourceFolder(built.libDir, dir);
       if (choice === "source") {
         const st = sourceBuildStatus();
         throw new EngineError(
@@ -106,6 +113,7 @@ export function findBinaryFolder(): BinaryFolder {
       baseLibrary: join(dir, "libggml-base.so"),
       mainLibrary: ggmlMainLibrary(dir),
       source: false,
+      prebuiltDir: dir,
     };
   }
   throw new EngineError(

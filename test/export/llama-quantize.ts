@@ -12,7 +12,7 @@ let fns:
 function bind() {
   if (fns) return fns;
   ggml(); // loads libggml-base and the CPU backends first, so libllama shares them
-  const lib = koffi.load(join(findBinaryFolder().dir, "libllama.v0.5.0.so"));
+  const lib = koffi.load(join(findBinaryFolder().prebuiltDir, "libllama.v0.5.0.so"));
   // llama.h struct llama_model_quantize_params of the pinned release
   const Params = koffi.struct("tk_llama_model_quantize_params", {
     nthread: "int32_t",
