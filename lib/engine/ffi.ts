@@ -71,6 +71,8 @@ function bind(folder: BinaryFolder) {
     ggml_log: b<[C, T], T>("void* ggml_log(void* ctx, void* a)"),
     ggml_exp: b<[C, T], T>("void* ggml_exp(void* ctx, void* a)"),
     ggml_neg: b<[C, T], T>("void* ggml_neg(void* ctx, void* a)"),
+    ggml_abs: b<[C, T], T>("void* ggml_abs(void* ctx, void* a)"),
+    ggml_sgn: b<[C, T], T>("void* ggml_sgn(void* ctx, void* a)"),
     ggml_softplus: b<[C, T], T>("void* ggml_softplus(void* ctx, void* a)"),
     ggml_silu: b<[C, T], T>("void* ggml_silu(void* ctx, void* a)"),
     ggml_relu: b<[C, T], T>("void* ggml_relu(void* ctx, void* a)"),

@@ -4,7 +4,7 @@ import { EngineError } from "../util/errors.js";
 import { GgmlType, ggmlTypeName, isQuantized } from "../gguf/ggml-types.js";
 import type { Context } from "./context.js";
 import { ggml, type Ptr } from "./ffi.js";
-import { Tensor } from "./tensor.js";
+import { Tensor, TensorFlag } from "./tensor.js";
 
 /** RoPE modes as llama.cpp passes them (ggml.h GGML_ROPE_TYPE_*). */
 export const RopeMode = { NORMAL: 0, NEOX: 2 } as const;
@@ -140,6 +140,9 @@ export class Ops {
   log = (a: Tensor) => this.unary("log", ggml().ggml_log, a);
   exp = (a: Tensor) => this.unary("exp", ggml().ggml_exp, a);
   neg = (a: Tensor) => this.unary("neg", ggml().ggml_neg, a);
+  abs = (a: Tensor) => this.unary("abs", ggml().ggml_abs, a);
+  /** sign(a): −1, 0 or 1. */
+  sgn = (a: Tensor) => this.unary("sgn", ggml().ggml_sgn, a);
   softplus = (a: Tensor) => this.unary("softplus", ggml().ggml_softplus, a);
   silu = (a: Tensor) => this.unary("silu", ggml().ggml_silu, a);
   relu = (a: Tensor) => this.unary("relu", ggml().ggml_relu, a);
@@ -439,6 +442,8 @@ export class Ops {
     if (params7.nelements !== 7 || params7.type !== GgmlType.F32)
       fail("opt_step_adamw", "params must be 7 f32 values");
     if (p.type !== GgmlType.F32) fail("opt_step_adamw", `parameter ${fmt(p)} must be f32`);
+    if ((p.flags & TensorFlag.PARAM) === 0)
+      fail("opt_step_adamw", `${fmt(p)} is not marked as a parameter (ggml_set_param)`);
     return this.wrap(ggml().ggml_opt_step_adamw(this.c, p.ptr, grad.ptr, m.ptr, v.ptr, params7.ptr));
   }
 }

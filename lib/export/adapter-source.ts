@@ -20,6 +20,8 @@ export interface AdapterLayer {
   inDim: number;
   outDim: number;
   r: number;
+  /** DoRA's magnitude m [outDim] (PEFT's lora_magnitude_vector): W' = m ⊙ (W + s·B·A)/‖W + s·B·A‖ per row. */
+  magnitude?: Float32Array;
 }
 
 /** An adapter's weights, independent of any engine context. */
@@ -32,6 +34,8 @@ export interface AdapterWeights {
   r: number;
   alpha: number;
   rslora: boolean;
+  /** DoRA (every layer has a magnitude). */
+  dora?: boolean;
   /** GGUF layer name ("blk.0.attn_q") → weights. */
   layers: Map<string, AdapterLayer>;
   /** Where the adapter came from (for messages). */
@@ -91,13 +95,21 @@ function toF32(type: number, bytes: Uint8Array, n: number, name: string, file: s
 export function adapterWeightsOf(adapter: LoraAdapter, arch?: string): AdapterWeights {
   const layers = new Map<string, AdapterLayer>();
   for (const l of adapter.layers.values())
-    layers.set(l.name, { a: l.a.f32(), b: l.b.f32(), inDim: l.inDim, outDim: l.outDim, r: adapter.config.r });
+    layers.set(l.name, {
+      a: l.a.f32(),
+      b: l.b.f32(),
+      inDim: l.inDim,
+      outDim: l.outDim,
+      r: adapter.config.r,
+      magnitude: l.dora?.m.f32(),
+    });
   return {
     arch,
     scale: adapter.scale,
     r: adapter.config.r,
     alpha: adapter.config.alpha,
     rslora: adapter.config.rslora,
+    dora: adapter.config.dora,
     layers,
     source: "adapter in memory",
   };
@@ -153,7 +165,7 @@ export function readPeft(dir: string, c: ModelConfig): AdapterWeights {
       "modules_to_save",
       "fully trained modules (modules_to_save) are not supported; only LoRA layers merge",
     );
-  if (cfg.use_dora === true) throw bad("use_dora", "DoRA adapters are not supported");
+  const dora = cfg.use_dora === true;
   const rslora = cfg.use_rslora === true;
 
   const stPath = join(dir, "adapter_model.safetensors");
@@ -163,8 +175,25 @@ export function readPeft(dir: string, c: ModelConfig): AdapterWeights {
       { file: dir },
     );
   const entries = readSafetensorsIndex(stPath);
-  const pairs = new Map<string, { a?: string; b?: string }>();
+  const pairs = new Map<string, { a?: string; b?: string; m?: string }>();
   for (const name of entries.keys()) {
+    // DoRA: base_model.model.<module>.lora_magnitude_vector, shape (out,) (PEFT drops ".default.weight")
+    const mag =
+      /^(?:base_model\.model\.)?(?:model\.)?layers\.(\d+)\.([a-z_]+\.[a-z_]+)\.lora_magnitude_vector(?:\.[A-Za-z0-9_]+)?(?:\.weight)?$/.exec(
+        name,
+      );
+    if (mag) {
+      if (!dora)
+        throw new InputError(`tensor "${name}" is a DoRA magnitude but adapter_config.json has no use_dora`, {
+          file: stPath,
+        });
+      const kind = KIND[mag[2]];
+      if (!kind)
+        throw new InputError(`tensor "${name}": module ${mag[2]} is not supported`, { file: stPath });
+      const key = `blk.${Number(mag[1])}.${kind}`;
+      pairs.set(key, { ...pairs.get(key), m: name });
+      continue;
+    }
     const m =
       /^(?:base_model\.model\.)?(?:model\.)?layers\.(\d+)\.([a-z_]+\.[a-z_]+)\.lora_([AB])(?:\.[A-Za-z0-9_]+)?\.weight$/.exec(
         name,
@@ -216,9 +245,23 @@ export function readPeft(dir: string, c: ModelConfig): AdapterWeights {
       );
     const a = readEntry(ea);
     let b = readEntry(eb); // torch (out, r) row-major = ggml [r, out]
-    if (c.arch === "llama" && (kind === "attn_q" || kind === "attn_k"))
-      b = permuteQk(b, outDim, r, kind === "attn_q" ? c.nHead : c.nHeadKv);
-    layers.set(key, { a, b, inDim, outDim, r });
+    const qk = c.arch === "llama" && (kind === "attn_q" || kind === "attn_k");
+    const heads = kind === "attn_q" ? c.nHead : c.nHeadKv;
+    if (qk) b = permuteQk(b, outDim, r, heads);
+    let magnitude: Float32Array | undefined;
+    if (dora) {
+      if (!p.m)
+        throw new InputError(`${key}: use_dora is set but lora_magnitude_vector is missing`, {
+          file: stPath,
+        });
+      const em = entries.get(p.m)!;
+      if (em.shape.join() !== `${outDim}`)
+        throw new InputError(`${p.m} (${em.shape}) must have shape (${outDim})`, { file: stPath });
+      magnitude = readEntry(em);
+      // one value per output row: the rows are permuted like B's
+      if (qk) magnitude = permuteQk(magnitude, outDim, 1, heads);
+    }
+    layers.set(key, { a, b, inDim, outDim, r, magnitude });
   }
   return {
     arch: c.arch,
@@ -226,6 +269,7 @@ export function readPeft(dir: string, c: ModelConfig): AdapterWeights {
     r,
     alpha,
     rslora,
+    dora,
     layers,
     source: dir,
   };
@@ -266,12 +310,15 @@ export function importPeft(dir: string, model: Model): LoraAdapter {
     r: w.r,
     alpha: w.alpha,
     rslora: w.rslora,
+    dora: w.dora,
     targets: names.map((n) => `/^${n.replace(/\./g, "\\.")}$/`),
   });
   for (const l of adapter.layers.values()) {
     const src = w.layers.get(l.name)!;
     l.a.set(src.a);
     l.b.set(src.b);
+    if (l.dora && src.magnitude) l.dora.m.set(src.magnitude);
   }
+  adapter.refreshNorms();
   return adapter;
 }

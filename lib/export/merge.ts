@@ -1,5 +1,6 @@
 // Merging a LoRA adapter into its base model: W' = W + s·B·A for every adapted matrix (as MLX-LM's fuse
-// and llama.cpp's export-lora do), written as a GGUF that keeps every metadata entry of the base
+// and llama.cpp's export-lora do) — for DoRA W' = m ⊙ (W + s·B·A)/‖W + s·B·A‖ per output row (PEFT's merge;
+// exact, and the only way to run a DoRA adapter in llama.cpp, whose adapter files cannot hold m) — written as a GGUF that keeps every metadata entry of the base
 // (architecture keys, tokenizer, chat template) and every other tensor as it was. A quantized base is
 // dequantized first and its matrices written in the merge type: the result is never 4-bit (quantize it
 // afterwards with quantizeModel if wanted).
@@ -111,7 +112,10 @@ export async function mergeAdapter(o: MergeOptions): Promise<MergeResult> {
           type: type.ggml,
           shape: t.shape,
           data: () =>
-            castF32(addLowRank(dequantize(t.type, f.tensorData(t.name), n), layer, scale), type.ggml),
+            castF32(
+              applyMagnitude(addLowRank(dequantize(t.type, f.tensorData(t.name), n), layer, scale), layer),
+              type.ggml,
+            ),
         };
       }
       if (isQuantized(t.type)) {
@@ -162,6 +166,21 @@ export function addLowRank(w: Float32Array, l: AdapterLayer, s: number): Float32
     }
     const base = o * inDim;
     for (let i = 0; i < inDim; i++) w[base + i] += s * row[i];
+  }
+  return w;
+}
+
+/** DoRA: scales each row o of W (out rows of in) to length m[o]; returns W (unchanged without a magnitude). */
+export function applyMagnitude(w: Float32Array, l: AdapterLayer): Float32Array {
+  const m = l.magnitude;
+  if (!m) return w;
+  const { inDim, outDim } = l;
+  for (let o = 0; o < outDim; o++) {
+    const base = o * inDim;
+    let n2 = 0;
+    for (let i = 0; i < inDim; i++) n2 += w[base + i] * w[base + i];
+    const k = m[o] / Math.sqrt(n2);
+    for (let i = 0; i < inDim; i++) w[base + i] *= k;
   }
   return w;
 }

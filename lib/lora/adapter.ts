@@ -1,6 +1,7 @@
 // A LoRA adapter on a loaded model: y = W·x + s·B·A·dropout(x), s = α/r (rsLoRA: α/√r), A random and
 // B zero at the start as PEFT does. A is ggml [in, r] and B [r, out] — llama.cpp's adapter layout, which
-// is also PEFT's (lora_A.weight (r, in), lora_B.weight (out, r)) read as row-major bytes.
+// is also PEFT's (lora_A.weight (r, in), lora_B.weight (out, r)) read as row-major bytes. With `dora`, each
+// layer also has a magnitude m [out] and y = m/‖W + s·B·A‖ ⊙ (W·x + s·B·A·dropout(x)) (see dora.ts).
 import { InputError } from "../util/errors.js";
 import { GgmlType } from "../gguf/ggml-types.js";
 import { gguf, openGguf, writeGguf, type GgufTensorToWrite } from "../gguf/index.js";
@@ -12,6 +13,7 @@ import type { LinearFn } from "../models/decoder.js";
 import type { Model } from "../models/model.js";
 import { SeededRandom } from "../data/random.js";
 import { resolveTargets } from "./targets.js";
+import { DoraNorms, rowSumsOfSquares, storedBaseMatrix, type DoraTensors } from "./dora.js";
 
 export interface LoraConfig {
   /** Rank r (≥ 1). */
@@ -24,6 +26,8 @@ export interface LoraConfig {
   rslora?: boolean;
   /** Target modules: "all-linear", "q,k,v,o,gate,up,down", HF names, or /regex/. */
   targets: string | string[];
+  /** DoRA: a trainable magnitude per output row on top of the LoRA update (PEFT's use_dora). Default false. */
+  dora?: boolean;
 }
 
 export interface LoraLayer {
@@ -33,6 +37,8 @@ export interface LoraLayer {
   b: Tensor;
   inDim: number;
   outDim: number;
+  /** DoRA's magnitude and norms (DoRA adapters only). */
+  dora?: DoraTensors;
 }
 
 /** Dropout masks a training graph needs refreshed before every compute. */
@@ -42,6 +48,8 @@ export interface DropoutInput {
 }
 
 export class LoraAdapter {
+  private norms?: DoraNorms;
+
   private constructor(
     readonly ctx: Context,
     readonly layers: Map<string, LoraLayer>,
@@ -53,13 +61,24 @@ export class LoraAdapter {
     return rslora ? alpha / Math.sqrt(r) : alpha / r;
   }
 
-  /** Trainable tensors in a fixed order (A then B per layer, layers in model order). */
+  /** Trainable tensors in a fixed order (A, B and — DoRA — m per layer, layers in model order). */
   params(): Tensor[] {
-    return [...this.layers.values()].flatMap((l) => [l.a, l.b]);
+    return [...this.layers.values()].flatMap((l) => (l.dora ? [l.a, l.b, l.dora.m] : [l.a, l.b]));
   }
 
   get parameterCount(): number {
-    return [...this.layers.values()].reduce((s, l) => s + this.config.r * (l.inDim + l.outDim), 0);
+    return [...this.layers.values()].reduce(
+      (s, l) => s + this.config.r * (l.inDim + l.outDim) + (l.dora ? l.outDim : 0),
+      0,
+    );
+  }
+
+  /**
+   * DoRA: recomputes ‖W + s·B·A‖ from the current A and B. Call after anything changes A or B outside this
+   * class (an optimizer step); restore() and the constructors call it themselves. No-op for plain LoRA.
+   */
+  refreshNorms(): void {
+    this.norms?.refresh();
   }
 
   /** A fresh adapter for `model`: A ~ U(−1/√in, 1/√in) (PEFT's kaiming-uniform with a = √5), B = 0. */
@@ -74,21 +93,54 @@ export class LoraAdapter {
       l.a.set(Float32Array.from({ length: l.inDim * config.r }, () => (rand() * 2 - 1) * bound));
       l.b.fillBytes(0);
     }
+    adapter.refreshNorms();
     return adapter;
   }
 
+  /**
+   * Allocates A, B (and for DoRA m, the norm and ‖W‖², with m = ‖W‖ as PEFT initialises it, computed from
+   * the base as the model holds it) and builds DoRA's norm graph.
+   */
   private static allocate(model: Model, names: string[], config: Required<LoraConfig>): LoraAdapter {
-    const ctx = new Context({ maxTensors: 2 * names.length + 1 });
+    const ctx = new Context({ maxTensors: 5 * names.length + 1 });
     const layers = new Map<string, LoraLayer>();
     for (const name of names) {
       const w = model.weights.get(`${name}.weight`);
       const [inDim, outDim] = w.ne;
       const a = ctx.f32([inDim, config.r], `${name}.weight.lora_a`);
       const b = ctx.f32([config.r, outDim], `${name}.weight.lora_b`);
-      layers.set(name, { name, a, b, inDim, outDim });
+      const dora = config.dora
+        ? {
+            m: ctx.f32([outDim], `${name}.weight.lora_magnitude`),
+            norm: ctx.f32([outDim], `${name}.weight.dora_norm`),
+            baseNorm2: ctx.f32([outDim], `${name}.weight.dora_base_norm2`),
+          }
+        : undefined;
+      layers.set(name, { name, a, b, inDim, outDim, dora });
     }
     ctx.allocate();
-    return new LoraAdapter(ctx, layers, config);
+    const adapter = new LoraAdapter(ctx, layers, config);
+    if (!config.dora) return adapter;
+    try {
+      for (const l of layers.values()) {
+        const n2 = rowSumsOfSquares(storedBaseMatrix(model, l.name), l.inDim, l.outDim);
+        l.dora!.baseNorm2.set(Float32Array.from(n2));
+        l.dora!.m.set(Float32Array.from(n2, Math.sqrt));
+      }
+      adapter.norms = new DoraNorms(
+        [...layers.values()].map((l) => ({
+          w: model.weights.get(`${l.name}.weight`),
+          a: l.a,
+          b: l.b,
+          dora: l.dora!,
+        })),
+        adapter.scale,
+      );
+    } catch (e) {
+      ctx.free();
+      throw e;
+    }
+    return adapter;
   }
 
   /**
@@ -108,7 +160,9 @@ export class LoraAdapter {
         dropoutInputs.push({ tensor: mask, p });
         xin = ops.mul(x, mask);
       }
-      return ops.add(base, ops.scale(ops.mulMat(l.b, ops.mulMat(l.a, xin)), s));
+      const y = ops.add(base, ops.scale(ops.mulMat(l.b, ops.mulMat(l.a, xin)), s));
+      // DoRA: m/‖W + s·B·A‖ per output row; the norm is a plain tensor here, so no gradient reaches it
+      return l.dora ? ops.mul(y, ops.div(l.dora.m, l.dora.norm)) : y;
     };
   }
 
@@ -121,10 +175,17 @@ export class LoraAdapter {
     if (values.length !== ps.length)
       throw new InputError(`adapter state has ${values.length} tensors, expected ${ps.length}`);
     ps.forEach((t, i) => t.set(values[i]));
+    this.refreshNorms();
   }
 
   /** Writes llama.cpp's LoRA GGUF (loads with node-llama-cpp `createContext({lora})`). */
   async saveGguf(path: string, model: Model): Promise<void> {
+    if (this.config.dora)
+      throw new InputError(
+        "llama.cpp's LoRA adapter GGUF cannot hold DoRA's magnitude vector: merge the adapter into the model " +
+          "(mergeAdapter / tunekit merge, exact) or export it as PEFT (use_dora)",
+        { file: path, field: "dora" },
+      );
     const { r, alpha, rslora } = this.config;
     // llama.cpp scales by alpha/r; rsLoRA's α/√r is expressed as an equivalent alpha.
     const ggufAlpha = rslora ? alpha * Math.sqrt(r) : alpha;
@@ -196,6 +257,7 @@ export class LoraAdapter {
   }
 
   free(): void {
+    this.norms?.free();
     this.ctx.free();
   }
 }
@@ -216,5 +278,12 @@ function checkConfig(c: LoraConfig): Required<LoraConfig> {
   const dropout = c.dropout ?? 0;
   if (!(dropout >= 0 && dropout < 1))
     throw new InputError(`LoRA dropout must be in [0, 1), got ${dropout}`, { field: "lora_dropout" });
-  return { r: c.r, alpha: c.alpha, dropout, rslora: c.rslora ?? false, targets: c.targets };
+  return {
+    r: c.r,
+    alpha: c.alpha,
+    dropout,
+    rslora: c.rslora ?? false,
+    targets: c.targets,
+    dora: c.dora ?? false,
+  };
 }

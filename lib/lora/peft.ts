@@ -1,6 +1,8 @@
 // PEFT export of a LoRA adapter: adapter_config.json + adapter_model.safetensors with Hugging Face module
 // names, so the adapter can be used with transformers/PEFT. llama.cpp's converter permutes the rows of
-// Llama's q_proj/k_proj (convert_hf_to_gguf.py LlamaModel.permute); B's rows are un-permuted here.
+// Llama's q_proj/k_proj (convert_hf_to_gguf.py LlamaModel.permute); B's rows are un-permuted here. DoRA
+// adapters also write each module's magnitude as `<module>.lora_magnitude_vector` (shape (out,), the key PEFT's
+// get_peft_model_state_dict writes) and `use_dora: true`.
 import { join, basename } from "node:path";
 import { writeFileAtomic } from "../util/atomic.js";
 import { writeSafetensors, type SafetensorsTensor } from "../util/safetensors.js";
@@ -48,10 +50,16 @@ export async function exportPeft(
     const prefix = `base_model.model.model.layers.${layer}.${hf}`;
     const r = adapter.config.r;
     let b = l.b.f32(); // ggml [r, out] = torch (out, r) row-major
-    if (c.arch === "llama" && (kind === "attn_q" || kind === "attn_k"))
-      b = unpermuteQkRows(b, l.outDim, r, kind === "attn_q" ? c.nHead : c.nHeadKv);
+    const qk = c.arch === "llama" && (kind === "attn_q" || kind === "attn_k");
+    const heads = kind === "attn_q" ? c.nHead : c.nHeadKv;
+    if (qk) b = unpermuteQkRows(b, l.outDim, r, heads);
     tensors.push({ name: `${prefix}.lora_A.weight`, shape: [r, l.inDim], data: l.a.f32() });
     tensors.push({ name: `${prefix}.lora_B.weight`, shape: [l.outDim, r], data: b });
+    if (l.dora) {
+      let m = l.dora.m.f32();
+      if (qk) m = unpermuteQkRows(m, l.outDim, 1, heads);
+      tensors.push({ name: `${prefix}.lora_magnitude_vector`, shape: [l.outDim], data: m });
+    }
   }
   const config = {
     peft_type: "LORA",
@@ -61,6 +69,7 @@ export async function exportPeft(
     lora_alpha: adapter.config.alpha,
     lora_dropout: adapter.config.dropout,
     use_rslora: adapter.config.rslora,
+    use_dora: adapter.config.dora,
     target_modules: [...modules].sort(),
     bias: "none",
     fan_in_fan_out: false,

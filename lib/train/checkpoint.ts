@@ -1,9 +1,11 @@
-// Checkpoints: everything needed to continue a run exactly — adapter weights, AdamW moments, step, data
-// position — in checkpoints/step-N/, written through a temporary folder and renamed.
+// Checkpoints: everything needed to continue a run exactly — adapter weights, AdamW moments (f32, or the
+// 8-bit states' bytes as they are), step, data position — in checkpoints/step-N/, written through a
+// temporary folder and renamed.
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeDirAtomically } from "../util/atomic.js";
 import { InputError } from "../util/errors.js";
+import type { AdamWState } from "../engine/optimizer.js";
 
 export interface TrainState {
   /** Optimizer steps done. */
@@ -20,7 +22,7 @@ export interface Checkpoint {
   state: TrainState;
   /** Trainable tensors, in the adapter's parameter order. */
   params: Float32Array[];
-  adam: { step: number; m: Float32Array[]; v: Float32Array[] };
+  adam: AdamWState;
   evalLoss?: number;
 }
 
@@ -51,10 +53,13 @@ function unpack(buf: Buffer, sizes: number[], file: string): Float32Array[] {
 export async function saveCheckpoint(dir: string, c: Checkpoint): Promise<void> {
   await writeDirAtomically(dir, (tmp) => {
     writeFileSync(join(tmp, "params.f32"), pack(c.params));
-    writeFileSync(join(tmp, "adam.f32"), pack([...c.adam.m, ...c.adam.v]));
+    const moments = [...c.adam.m, ...c.adam.v];
+    writeFileSync(join(tmp, `adam.${c.adam.format}`), Buffer.concat(moments));
     const meta = {
       state: c.state,
       adamStep: c.adam.step,
+      adamFormat: c.adam.format,
+      adamBytes: moments.map((b) => b.byteLength),
       sizes: c.params.map((p) => p.length),
       evalLoss: c.evalLoss ?? null,
     };
@@ -68,25 +73,37 @@ export function loadCheckpoint(dir: string, expectedSizes: number[]): Checkpoint
   const meta = JSON.parse(readFileSync(stateFile, "utf8")) as {
     state: TrainState;
     adamStep: number;
+    adamFormat?: AdamWState["format"];
+    adamBytes?: number[];
     sizes: number[];
     evalLoss: number | null;
   };
   if (meta.sizes.length !== expectedSizes.length || meta.sizes.some((n, i) => n !== expectedSizes[i]))
     throw new InputError(
-      "the checkpoint's adapter does not match this configuration (rank or targets differ)",
+      "the checkpoint's adapter does not match this configuration (rank, targets or DoRA differ)",
       { file: dir },
     );
   const params = unpack(readFileSync(join(dir, "params.f32")), meta.sizes, join(dir, "params.f32"));
-  const mv = unpack(
-    readFileSync(join(dir, "adam.f32")),
-    [...meta.sizes, ...meta.sizes],
-    join(dir, "adam.f32"),
-  );
+  // checkpoints written before 8-bit states existed hold f32 moments sized like the parameters
+  const format = meta.adamFormat ?? "f32";
+  const byteSizes = meta.adamBytes ?? [...meta.sizes, ...meta.sizes].map((n) => 4 * n);
+  const file = join(dir, `adam.${format}`);
+  if (!existsSync(file)) throw new InputError(`the checkpoint has no adam.${format}`, { file: dir });
+  const buf = readFileSync(file);
+  const total = byteSizes.reduce((s, n) => s + n, 0);
+  if (buf.length !== total || byteSizes.length !== 2 * meta.sizes.length)
+    throw new InputError(`holds ${buf.length} bytes, expected ${total}`, { file });
+  let o = 0;
+  const mv = byteSizes.map((n) => {
+    const b = new Uint8Array(buf.buffer.slice(buf.byteOffset + o, buf.byteOffset + o + n));
+    o += n;
+    return b;
+  });
   const k = meta.sizes.length;
   return {
     state: meta.state,
     params,
-    adam: { step: meta.adamStep, m: mv.slice(0, k), v: mv.slice(k) },
+    adam: { step: meta.adamStep, format, m: mv.slice(0, k), v: mv.slice(k) },
     evalLoss: meta.evalLoss ?? undefined,
   };
 }

@@ -26,6 +26,8 @@ export interface TrainConfig {
   loraAlpha: number;
   loraDropout: number;
   rslora: boolean;
+  /** DoRA: LoRA plus a trainable magnitude per output row (PEFT's use_dora); LoRA only. */
+  dora: boolean;
   /** LoRA target modules (see lib/lora/targets.ts). */
   target: string;
   /** Frozen base held as: none (as in the file), q8_0, q4_k, q4_0 (QLoRA). */
@@ -48,6 +50,8 @@ export interface TrainConfig {
   maxGradNorm: number;
   beta1: number;
   beta2: number;
+  /** "adamw" (f32 moments) or "adamw_8bit" (block-wise 8-bit moments, see lib/engine/optimizer.ts). */
+  optim: "adamw" | "adamw_8bit";
   /** NEFTune noise α (0: off). */
   neftuneAlpha: number;
   /** "assistant" (default) or "all". */
@@ -68,6 +72,7 @@ export const DEFAULTS: Omit<TrainConfig, "model" | "data" | "out"> = {
   loraAlpha: 32,
   loraDropout: 0,
   rslora: false,
+  dora: false,
   target: "all-linear",
   quantizeBase: "none",
   epochs: 1,
@@ -83,6 +88,7 @@ export const DEFAULTS: Omit<TrainConfig, "model" | "data" | "out"> = {
   maxGradNorm: 1,
   beta1: 0.9,
   beta2: 0.999,
+  optim: "adamw",
   neftuneAlpha: 0,
   trainOn: "assistant",
   evalEvery: 0,
@@ -105,6 +111,7 @@ const ENUMS: Partial<Record<keyof TrainConfig, readonly string[]>> = {
   quantizeBase: ["none", "q8_0", "q4_k", "q4_0"],
   scheduler: ["constant", "linear", "cosine"],
   trainOn: ["assistant", "all"],
+  optim: ["adamw", "adamw_8bit"],
 };
 
 /** Merges a config file (optional) and overrides, then validates every field. */
@@ -197,5 +204,10 @@ function validate(c: Record<string, unknown>, file?: string): TrainConfig {
   if (!(t.maxGradNorm >= 0)) throw err("maxGradNorm", "maxGradNorm must be ≥ 0 (0: no clipping)");
   if (!(t.warmup >= 0)) throw err("warmup", "warmup must be ≥ 0");
   if (!(t.neftuneAlpha >= 0)) throw err("neftuneAlpha", "neftuneAlpha must be ≥ 0");
+  if (t.dora && t.method !== "lora")
+    throw err(
+      "dora",
+      'dora works with method "lora" (it adds a magnitude to LoRA layers), not full fine-tuning',
+    );
   return t;
 }

@@ -28,7 +28,7 @@ export async function estimateRun(cfg: TrainConfig, measured = 2): Promise<RunEs
     });
     const adapter = LoraAdapter.create(
       model,
-      { r: cfg.loraR, alpha: cfg.loraAlpha, targets: cfg.target },
+      { r: cfg.loraR, alpha: cfg.loraAlpha, targets: cfg.target, dora: cfg.dora },
       cfg.seed,
     );
     const memory = estimateMemory(model, cfg, adapter.parameterCount);

@@ -8,7 +8,7 @@ import type { TrainConfig } from "./config.js";
 
 export interface MemoryEstimate {
   weightsBytes: number;
-  /** LoRA weights, gradients and the two AdamW moments (f32). */
+  /** Trainable weights (LoRA A/B, DoRA magnitudes, or the model's tensors), gradients and the AdamW moments. */
   adapterBytes: number;
   /** Activations kept for the backward pass (estimate) incl. logits, labels and their gradients. */
   activationBytes: number;
@@ -18,14 +18,19 @@ export interface MemoryEstimate {
 
 export function estimateMemory(
   model: Model,
-  cfg: Pick<TrainConfig, "batch" | "maxSeq">,
+  cfg: Pick<TrainConfig, "batch" | "maxSeq"> & Partial<Pick<TrainConfig, "dora" | "optim">>,
   trainableParams: number,
 ): MemoryEstimate {
   const c = model.config;
   const n = cfg.batch * cfg.maxSeq;
-  const perLayer = n * (12 * c.nEmbd + 3 * c.nHead * c.headDim + 4 * c.nFf) + 3 * c.nHead * cfg.maxSeq * n;
+  let perLayer = n * (12 * c.nEmbd + 3 * c.nHead * c.headDim + 4 * c.nFf) + 3 * c.nHead * cfg.maxSeq * n;
+  // DoRA scales every adapted output by m/‖·‖: one more [out, tokens] activation and its gradient per
+  // linear layer (counted for all seven, an upper bound)
+  if (cfg.dora)
+    perLayer += 2 * n * (c.nHead * c.headDim + 2 * c.nHeadKv * c.headDim + 2 * c.nEmbd + 2 * c.nFf);
   const activationBytes = 4 * (c.nLayer * perLayer + 4 * n * c.nVocab) * 1.5;
-  const adapterBytes = 16 * trainableParams;
+  // f32 weights and gradients, plus the two AdamW moments (f32, or q8_0's 34 bytes per 32 values)
+  const adapterBytes = (cfg.optim === "adamw_8bit" ? 8 + (2 * 34) / 32 : 16) * trainableParams;
   const b = getBackend();
   const availableBytes = b.info.kind === "cpu" ? os.freemem() : b.info.memoryFreeBytes;
   return {

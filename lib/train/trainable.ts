@@ -7,6 +7,8 @@ import type { Model } from "../models/model.js";
 import { saveModelGguf } from "../models/save.js";
 import type { DropoutInput, LoraAdapter } from "../lora/adapter.js";
 import { exportPeft } from "../lora/peft.js";
+import { mergeAdapter } from "../export/merge.js";
+import { GgmlType } from "../gguf/ggml-types.js";
 
 export interface Trainable {
   params(): Tensor[];
@@ -14,6 +16,8 @@ export interface Trainable {
   linear(dropout?: DropoutInput[]): LinearFn;
   snapshot(): Float32Array[];
   restore(values: Float32Array[]): void;
+  /** Called after every optimizer step (DoRA recomputes its norms). */
+  afterUpdate(): void;
   /** Writes the run's result into runDir; returns the main file. */
   saveOutputs(runDir: string, model: Model, baseModelPath: string): Promise<string>;
   free(): void;
@@ -26,10 +30,19 @@ export function loraTrainable(adapter: LoraAdapter): Trainable {
     linear: (d) => adapter.linear(d),
     snapshot: () => adapter.snapshot(),
     restore: (v) => adapter.restore(v),
+    afterUpdate: () => adapter.refreshNorms(),
     async saveOutputs(runDir, model, base) {
+      await exportPeft(runDir, adapter, model, base);
+      if (adapter.config.dora) {
+        // llama.cpp's adapter files cannot hold DoRA's magnitude: the run's llama.cpp-ready result is the
+        // merged model (exact), f32 when the base's matrices are f32 and f16 otherwise
+        const path = join(runDir, "merged.gguf");
+        const f32Base = model.file.tensors.every((t) => t.shape.length < 2 || t.type === GgmlType.F32);
+        await mergeAdapter({ model: base, adapter, out: path, type: f32Base ? "f32" : "f16" });
+        return path;
+      }
       const path = join(runDir, "adapter.gguf");
       await adapter.saveGguf(path, model);
-      await exportPeft(runDir, adapter, model, base);
       return path;
     },
     free: () => adapter.free(),
@@ -45,6 +58,7 @@ export function fullTrainable(model: Model): Trainable {
     linear: () => plainLinear,
     snapshot: () => tensors.map((t) => t.f32()),
     restore: (v) => tensors.forEach((t, i) => t.set(v[i])),
+    afterUpdate: () => undefined,
     async saveOutputs(runDir, m) {
       const path = join(runDir, "model.gguf");
       await saveModelGguf(m, path, "f32");

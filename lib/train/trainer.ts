@@ -110,18 +110,19 @@ export async function train(
       : mm?.languageTarget === ""
         ? emptyTrainable()
         : loraTrainable(
-          LoraAdapter.create(
-            model,
-            {
-              r: cfg.loraR,
-              alpha: cfg.loraAlpha,
-              dropout: cfg.loraDropout,
-              rslora: cfg.rslora,
-              targets: mm ? mm.languageTarget : cfg.target,
-            },
-            cfg.seed,
-          ),
-        );
+            LoraAdapter.create(
+              model,
+              {
+                r: cfg.loraR,
+                alpha: cfg.loraAlpha,
+                dropout: cfg.loraDropout,
+                rslora: cfg.rslora,
+                targets: mm ? mm.languageTarget : cfg.target,
+                dora: cfg.dora,
+              },
+              cfg.seed,
+            ),
+          );
     const trainable = mm ? mm.wrap(languageTrainable) : languageTrainable;
     freeList.push(trainable);
     checkMemory(estimateMemory(model, cfg, trainable.parameterCount));
@@ -146,7 +147,12 @@ export async function train(
         })
       : undefined;
     if (evalGraph) freeList.push(evalGraph);
-    const adam = new AdamW(grads, { beta1: cfg.beta1, beta2: cfg.beta2, weightDecay: cfg.weightDecay });
+    const adam = new AdamW(grads, {
+      beta1: cfg.beta1,
+      beta2: cfg.beta2,
+      weightDecay: cfg.weightDecay,
+      eightBit: cfg.optim === "adamw_8bit",
+    });
     freeList.push(adam);
 
     const mbPerEpoch = Math.ceil(trainRows.rows.length / cfg.batch);
@@ -194,6 +200,11 @@ export async function train(
         trainable.params().map((p) => p.nelements),
       );
       trainable.restore(ck.params);
+      if (ck.adam.format !== adam.stateFormat)
+        throw new InputError(
+          `the checkpoint's optimizer states are ${ck.adam.format === "q8" ? "8-bit (adamw_8bit)" : "f32 (adamw)"}: resume with the same optim`,
+          { file: last.dir, field: "optim" },
+        );
       adam.importState(ck.adam);
       state = ck.state;
       // metrics after the checkpoint belong to the interrupted attempt: drop them
@@ -261,6 +272,7 @@ export async function train(
       });
       const lr = learningRate({ lr: cfg.lr, scheduler: cfg.scheduler, warmupSteps, totalSteps }, state.step);
       const { gradNorm } = normaliser > 0 ? adam.update(lr, cfg.maxGradNorm) : { gradNorm: 0 };
+      trainable.afterUpdate();
       state.step++;
       state.microBatches += windowSize;
       state.tokens += targets;
