@@ -88,15 +88,21 @@ export function buildSiglipVision(
   }
   x = norm(x, "v.post_ln");
 
-  // average pooling over mergeFactor × mergeFactor patches, as sums over rows (differentiable)
+  // average pooling over mergeFactor × mergeFactor patches, summed in ggml_pool_2d's order (float, window row
+  // by row) so that the f16 rounding before an f16 projection sees the same values as in llama.cpp
   const k = c.mergeFactor;
   const t = side / k;
-  let g = ops.cont(ops.permute(ops.reshape(x, [E, nP, B]), [1, 0, 2, 3])); // [nP, E, B] = (ix, iy, e, b)
-  g = ops.reshape(ops.sumRows(ops.reshape(g, [k, t * side * E * B])), [t, side, E * B]); // pooled over x
-  g = ops.cont(ops.permute(g, [1, 0, 2, 3])); // (iy, ox, …)
-  g = ops.reshape(ops.sumRows(ops.reshape(g, [k, t * t * E * B])), [t, t, E * B]); // (oy, ox, …)
-  g = ops.cont(ops.permute(g, [1, 0, 2, 3])); // (ox, oy, e·b)
-  g = ops.scale(g, 1 / (k * k));
+  const grid = ops.cont(ops.permute(ops.reshape(x, [E, nP, B]), [1, 0, 2, 3])); // (ix, iy, e, b)
+  // (kx, ox, ky, oy + t·(e + E·b)): x = kx + k·ox, y = ky + k·oy
+  const split = ops.reshape(grid, [k, t, k, t * E * B]);
+  const f = 4; // bytes per f32
+  let g: Tensor | undefined;
+  for (let ky = 0; ky < k; ky++)
+    for (let kx = 0; kx < k; kx++) {
+      const v = ops.view(split, [1, t, 1, t * E * B], [k * f, side * f, k * side * f], (kx + ky * side) * f);
+      g = g ? ops.add(g, v) : v;
+    }
+  g = ops.scale(ops.reshape(ops.cont(g!), [t, t, E * B]), 1 / (k * k)); // (ox, oy, e·b); exact for k = 2, 4
   g = ops.cont(ops.permute(ops.reshape(g, [t * t, E, B]), [1, 0, 2, 3])); // [E, nTok, B]
   g = ops.reshape(g, [E, t * t * B]);
 
