@@ -32,8 +32,10 @@ export function buildGemma3nProjector(
     throw new EngineError(
       `gemma3n projector: ${MNV5.inputProjection} ${proj} must be [${C}, ${c.projectionDim}]`,
     );
-  // [W, H, C, B] → [C, W, H, B] (channels first, x fastest) → [C, W·H·B]
-  let cur = ops.reshape(ops.cont(ops.permute(features, [1, 2, 0, 3])), [C, W * H * B]);
+  // [W, H, C, B] → [C, W, H, B] (channels first, x fastest) → [C, W·H·B]; the no-op reshape first gives the
+  // features a contiguous gradient when the encoder trains (ggml's PERMUTE backward returns a permuted view)
+  const f = ops.reshape(features, [...features.ne]);
+  let cur = ops.reshape(ops.cont(ops.permute(f, [1, 2, 0, 3])), [C, W * H * B]);
   cur = ops.scale(cur, Math.sqrt(C));
   cur = ops.rmsNorm(cur, MNV5_EPS);
   if (w.has(MNV5.softEmbNorm)) cur = ops.mul(cur, w.get(MNV5.softEmbNorm));

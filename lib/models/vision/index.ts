@@ -64,10 +64,11 @@ export {
   type VisionTensorBytes,
 } from "./mobilenetv5-random.js";
 export {
-  GEMMA3N_VISION_LORA_TARGETS,
+  gemma3nVisionLinearNames,
   checkGemma3nVisionTargets,
   openGemma3nImageEncoder,
   type Gemma3nImageEncoder,
 } from "./mobilenetv5-encoder.js";
 export { Gemma3nVisionTrainer, type Gemma3nVisionTrainOptions } from "./mobilenetv5-train.js";
+export { buildMobileNetV5Trainable, mobileNetV5LinearNames } from "./mobilenetv5-trainable.js";
 export { convertGemma3nVisionHf, gemma3nVisionGgufName } from "./mobilenetv5-hf.js";
