@@ -25,6 +25,7 @@ import {
 } from "./arch/gemma3n-config.js";
 import { randomMmproj, saveMmproj, type RandomMmprojOptions } from "./vision/mmproj.js";
 import { nImageTokens } from "./vision/siglip-config.js";
+import { writeRandomGemma3nMmproj } from "./vision/mobilenetv5-model.js";
 
 /** What model to make. Omitted dimensions take small per-architecture defaults (see ARCH_DEFAULTS). */
 export interface NewModelOptions {
@@ -64,9 +65,11 @@ export interface NewModelOptions {
   /** Type of the matrices (norm weights and biases stay f32). Default f32. */
   type?: "f32" | "f16";
   /**
-   * Also write a tiny random vision tower as `mmproj-<out file name>` next to the model (gemma3 only: SigLIP
+   * Also write a tiny random vision tower as `mmproj-<out file name>` next to the model (gemma3: SigLIP
    * + gemma3 projector, projection width = dim), which llama.cpp's mtmd loads with it. `true` takes the
-   * defaults of randomMmproj (64 px images, patch 8, 2 layers, 16 soft tokens per image).
+   * defaults of randomMmproj (64 px images, patch 8, 2 layers, 16 soft tokens per image). gemma3n: a tiny
+   * MobileNet-V5 + gemma3n projector (every block kind, vision width = dim, 512 px images by default — only
+   * imageSize applies, a multiple of 256 — and always 256 soft tokens per image).
    */
   vision?: boolean | Omit<RandomMmprojOptions, "textEmbd" | "seed">;
 }
@@ -277,11 +280,19 @@ export async function newModelGguf(o: NewModelOptions): Promise<NewModelResult> 
     };
   });
   const parameters = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
-  if (o.vision && arch !== "gemma3")
-    throw new InputError(`a vision tower can be made for gemma3 only, not ${arch}`, { field: "vision" });
-  const mmproj = o.vision
-    ? await writeRandomMmproj(o.out, { ...(o.vision === true ? {} : o.vision), textEmbd: dim, seed: o.seed })
-    : undefined;
+  if (o.vision && arch !== "gemma3" && arch !== "gemma3n")
+    throw new InputError(`a vision tower can be made for gemma3 and gemma3n only, not ${arch}`, {
+      field: "vision",
+    });
+  const mmproj = !o.vision
+    ? undefined
+    : arch === "gemma3n"
+      ? await writeGemma3nTower(o.out, o.vision === true ? {} : o.vision, dim, o.seed)
+      : await writeRandomMmproj(o.out, {
+          ...(o.vision === true ? {} : o.vision),
+          textEmbd: dim,
+          seed: o.seed,
+        });
   const { bytes } = await writeGguf(o.out, { metadata: meta, tensors });
   return {
     ...(mmproj ? { mmproj } : {}),
@@ -300,6 +311,25 @@ export async function newModelGguf(o: NewModelOptions): Promise<NewModelResult> 
     parameters,
     bytes,
   };
+}
+
+/**
+ * Gemma 3n: a tiny random MobileNet-V5 tower (mobilenetv5-random.ts) whose vision width equals the text width,
+ * as llama.cpp's mtmd requires; only the image size is adjustable (a multiple of 256, default 512).
+ */
+async function writeGemma3nTower(
+  modelOut: string,
+  v: Omit<RandomMmprojOptions, "textEmbd" | "seed">,
+  dim: number,
+  seed: number,
+): Promise<NonNullable<NewModelResult["mmproj"]>> {
+  const other = Object.entries(v).filter(([k, x]) => k !== "imageSize" && x !== undefined);
+  if (other.length)
+    throw new InputError(
+      `gemma3n's vision tower (MobileNet-V5) takes only an image size, not ${other.map(([k]) => k).join(", ")}`,
+      { field: "vision" },
+    );
+  return writeRandomGemma3nMmproj(modelOut, { projectionDim: dim, seed, imageSize: v.imageSize });
 }
 
 /** Writes randomMmproj(o) as mmproj-<model file name> beside `modelOut`. */

@@ -244,11 +244,24 @@ test(
   { skip: noHarness || (!shared && "../shared is absent") },
   async () => {
     const modelOut = join(dir, "tiny-gemma3n.gguf");
-    const lm = await newModelGguf({ arch: "gemma3n", seed: 1, out: modelOut, vocab: 512 });
-    const r = await writeRandomGemma3nMmproj(modelOut, { projectionDim: lm.dim, seed: 1 });
+    // new-model --arch gemma3n --vision
+    const lm = await newModelGguf({ arch: "gemma3n", seed: 1, out: modelOut, vocab: 512, vision: true });
+    const r = lm.mmproj!;
     assert.equal(r.out, join(dir, "mmproj-tiny-gemma3n.gguf"));
     assert.deepEqual([r.imageSize, r.patchSize, r.imageTokens, r.layers], [512, 2, 256, 10]);
-    // mtmd refuses a projector whose clip_n_mmproj_embd differs from the text model's n_embd
+    await assert.rejects(
+      newModelGguf({
+        arch: "gemma3n",
+        seed: 1,
+        out: join(dir, "x.gguf"),
+        vocab: 512,
+        vision: { patchSize: 4 },
+      }),
+      /takes only an image size/,
+    );
+    // the same tower as writeRandomGemma3nMmproj makes directly
+    const again = await writeRandomGemma3nMmproj(join(dir, "again.gguf"), { projectionDim: lm.dim, seed: 1 });
+    assert.equal(again.bytes, r.bytes);
     assert.deepEqual(clipInfo(r.out), { nTokens: 256, nEmbd: lm.dim, imageSize: 512 });
   },
 );

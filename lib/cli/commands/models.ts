@@ -46,8 +46,15 @@ export function register(program: Command): void {
     .requiredOption("--seed <n>", "random seed", num("--seed"))
     .requiredOption("--out <file>", "output GGUF")
     .option("--type <type>", "matrix type: f32 or f16", "f32")
-    .option("--vision", "gemma3: also write a tiny random vision tower, mmproj-<out> beside the model")
-    .option("--image-size <n>", "vision: image side in pixels (default 64)", num("--image-size"))
+    .option(
+      "--vision",
+      "gemma3 / gemma3n: also write a tiny random vision tower (SigLIP / MobileNet-V5), mmproj-<out> beside the model",
+    )
+    .option(
+      "--image-size <n>",
+      "vision: image side in pixels (default 64; gemma3n: 512, a multiple of 256)",
+      num("--image-size"),
+    )
     .option("--patch-size <n>", "vision: patch side (default 8)", num("--patch-size"))
     .option("--vision-layers <n>", "vision: encoder blocks (default 2)", num("--vision-layers"))
     .option("--json", "one JSON document on stdout")
@@ -70,7 +77,8 @@ function renderNewModel(r: NewModelResult): string {
     `${r.out}: ${r.arch}, ${r.layers} layers, dim ${r.dim}, ${r.heads} heads (${r.kvHeads} KV) × ${r.headDim}, ` +
     `ffn ${r.ffn}, vocab ${r.vocab}${window}, ${r.type}, ${r.parameters.toLocaleString("en")} parameters, ${r.bytes} bytes` +
     (r.mmproj
-      ? `\n${r.mmproj.out}: gemma3 vision tower, ${r.mmproj.imageSize} px images, patch ${r.mmproj.patchSize}, ` +
+      ? `\n${r.mmproj.out}: ${r.arch === "gemma3n" ? "gemma3n vision tower (MobileNet-V5)" : "gemma3 vision tower"}, ` +
+        `${r.mmproj.imageSize} px images, patch ${r.mmproj.patchSize}, ` +
         `${r.mmproj.layers} layers, ${r.mmproj.imageTokens} soft tokens per image, ${r.mmproj.bytes} bytes`
       : "")
   );
