@@ -3,9 +3,10 @@
 // blocks (every conv followed by an RMS norm over channels, GELU after expansions) → multi-scale fusion adapter
 // (end of stage 2 and stage 3, nearest upsampling, concat, 1×1 expand/project, avg-pool to 16×16, norm).
 //
-// Inference only: ggml has no backward for CONV_2D, PAD, UPSCALE, CONCAT or GELU, so the encoder is frozen
-// (see mobilenetv5-train.ts). Every op goes through engine/ops.ts, which checks shapes and types before ggml
-// sees them; the few things those checks cannot know (fusion divisibility, head count) are checked here.
+// Inference only (what llama.cpp computes, bit for bit): ggml has no backward for CONV_2D, PAD, UPSCALE, CONCAT
+// or GELU; training uses the same computation built from differentiable ops (mobilenetv5-trainable.ts). Every
+// op goes through engine/ops.ts, which checks shapes and types before ggml sees them; the few things those
+// checks cannot know (fusion divisibility, head count) are checked here.
 import { EngineError } from "../../util/errors.js";
 import type { Ops } from "../../engine/ops.js";
 import type { Tensor } from "../../engine/tensor.js";
