@@ -71,6 +71,8 @@ export function buildSiglipVision(
   x = ops.add(x, w.get("v.position_embd.weight"));
 
   const hd = E / c.nHead;
+  // clip computes 1.0f / sqrtf(d_head) in float; for Gemma 3's d_head 72 that is 1 ulp away from 1/√72 rounded
+  const kqScale = Math.fround(1 / Math.fround(Math.sqrt(hd)));
   for (let il = 0; il < c.nLayer; il++) {
     const b = `v.blk.${il}`;
     const h = norm(x, `${b}.ln1`);
@@ -78,7 +80,7 @@ export function buildSiglipVision(
     const q = ops.permute(heads(lin(`${b}.attn_q`, h)), [0, 2, 1, 3]); // [hd, nP, nHead, B]
     const k = ops.permute(heads(lin(`${b}.attn_k`, h)), [0, 2, 1, 3]);
     const vT = ops.cont(ops.permute(heads(lin(`${b}.attn_v`, h)), [1, 2, 0, 3])); // [nP, hd, nHead, B]
-    const kq = ops.softMax(ops.mulMat(k, q), null, 1 / Math.sqrt(hd)); // [nP(k), nP(q), nHead, B]
+    const kq = ops.softMax(ops.mulMat(k, q), null, kqScale); // [nP(k), nP(q), nHead, B]
     const att = ops.cont(ops.permute(ops.mulMat(vT, kq), [0, 2, 1, 3])); // [hd, nHead, nP, B]
     x = ops.add(lin(`${b}.attn_out`, ops.reshape(att, [E, nP * B])), x);
     const f = norm(x, `${b}.ln2`);
