@@ -3,7 +3,8 @@
 // (augmented), evaluated on the 30 % it never trained on, before and after. Prints the confusion matrices
 // and writes result.json in the work folder.
 // Usage: npx tsx bench/vision-coffee.ts [--steps N] [--image-size S] [--patch P] [--merge K] [--augment C] [--lr X]
-//                                        [--seed N] [--threads T] [--out DIR] [--images DIR]
+//                                        [--weight-decay W] [--no-mirror] [--seed N] [--threads T]
+//                                        [--out DIR] [--images DIR]
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { writeFileSync } from "node:fs";
@@ -33,6 +34,8 @@ const r = await runImageExperiment({
   mergeFactor: Number(opt("--merge", "2")),
   augmentCopies: Number(opt("--augment", "4")),
   lr: Number(opt("--lr", "3e-3")),
+  weightDecay: Number(opt("--weight-decay", "0")),
+  mirror: !args.includes("--no-mirror"),
   seed: Number(opt("--seed", "1")),
   threads: Number(opt("--threads", "1")),
   events: {

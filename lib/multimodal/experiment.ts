@@ -3,7 +3,13 @@
 // → fine-tuning of vision + projector + language model → held-out accuracy and confusion matrix, before
 // and after. Used by bench/vision-coffee.ts, its test and the 08-vision notebook.
 import { join } from "node:path";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+import { basename, dirname, extname } from "node:path";
+import sharp from "sharp";
+import { writeFileAtomic } from "../util/atomic.js";
+import { SeededRandom } from "../data/random.js";
+import type { ChatRecord } from "../data/record.js";
+import { imagePathsOf, mapImagePaths } from "../data/images/materialize.js";
 import { prepareDataset } from "../data/prepare.js";
 import { newModelGguf } from "../models/new-model.js";
 import { Model } from "../models/model.js";
@@ -51,6 +57,13 @@ export interface ImageExperimentOptions {
   labelText?: Record<string, string>;
   /** Tokens per training row (default 80). */
   maxSeq?: number;
+  /**
+   * Add mirrored copies of every training image (left-right, top-bottom, both): a leaf has no canonical
+   * orientation, and from random weights the encoder needs the extra views to generalise. Default true.
+   */
+  mirror?: boolean;
+  /** AdamW weight decay (default 0). */
+  weightDecay?: number;
   /** Trainer events (loss rows, evals). */
   events?: TrainEvents;
 }
@@ -97,6 +110,7 @@ export async function runImageExperiment(o: ImageExperimentOptions): Promise<Ima
     labelText: o.labelText ?? COFFEE_LEAF_ANSWERS,
     ...((o.augmentCopies ?? 2) ? { augment: { "*": o.augmentCopies ?? 2 } } : {}),
   });
+  if (o.mirror ?? true) await addMirroredCopies(join(dataDir, "train.jsonl"), seed);
   const lm = join(o.workDir, "lm.gguf");
   const dim = 64;
   await newModelGguf({
@@ -163,7 +177,7 @@ export async function runImageExperiment(o: ImageExperimentOptions): Promise<Ima
     lr: o.lr ?? 2e-3,
     warmup: 0.1,
     scheduler: "cosine",
-    weightDecay: 0,
+    weightDecay: o.weightDecay ?? 0,
     maxGradNorm: 1,
     seed,
     threads: o.threads ?? 0,
@@ -182,7 +196,7 @@ export async function runImageExperiment(o: ImageExperimentOptions): Promise<Ima
   }
   const after = await measure(evalModel, vision);
   return {
-    trainImages: prepared.counts.train,
+    trainImages: readFileSync(join(dataDir, "train.jsonl"), "utf8").trim().split("\n").length,
     evalImages: after.predictions.length,
     classes: after.report.labels,
     before: before.report,
@@ -195,4 +209,36 @@ export async function runImageExperiment(o: ImageExperimentOptions): Promise<Ima
     model: evalModel,
     mmproj: vision,
   };
+}
+
+/** Appends mirrored copies of every training record's images to train.jsonl (images/mirrored/), shuffled in. */
+async function addMirroredCopies(trainFile: string, seed: number): Promise<void> {
+  const base = dirname(trainFile);
+  const records = readFileSync(trainFile, "utf8")
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as ChatRecord);
+  mkdirSync(join(base, "images", "mirrored"), { recursive: true });
+  const out: ChatRecord[] = [...records];
+  for (const [k, r] of records.entries())
+    for (const [tag, flip, flop] of [
+      ["h", false, true],
+      ["v", true, false],
+      ["hv", true, true],
+    ] as const) {
+      const copy = await Promise.all(
+        imagePathsOf(r).map(async (p) => {
+          const rel = `images/mirrored/${k}-${tag}-${basename(p, extname(p))}.png`;
+          let img = sharp(join(base, p));
+          if (flip) img = img.flip();
+          if (flop) img = img.flop();
+          await img.png().toFile(join(base, rel));
+          return [p, rel] as const;
+        }),
+      );
+      const rename = new Map(copy);
+      out.push(mapImagePaths(r, (p) => rename.get(p) ?? p));
+    }
+  const shuffled = new SeededRandom(seed + 17).shuffle(out);
+  writeFileAtomic(trainFile, shuffled.map((r) => JSON.stringify(r)).join("\n") + "\n");
 }

@@ -11,9 +11,8 @@ import { messageText, type RecordMessage } from "../data/record.js";
 import type { RenderFn } from "../data/tokenize.js";
 import type { LinearFn } from "../models/decoder.js";
 import { Model } from "../models/model.js";
-import { VisionModel } from "../models/vision/index.js";
 import { LoraAdapter } from "../lora/adapter.js";
-import { siglipEncoder } from "./vision.js";
+import { openImageEncoder } from "./vision.js";
 import { modelRender } from "./rows.js";
 import {
   classificationReport,
@@ -211,7 +210,7 @@ export async function evalImageQuestionsFromFiles(o: ImageEvalFilesOptions): Pro
   let encoder: ImageEncoder | undefined;
   try {
     adapter = o.adapter ? LoraAdapter.loadGguf(model, o.adapter) : undefined;
-    encoder = siglipEncoder(VisionModel.load(o.mmproj), { threads: o.threads });
+    encoder = openImageEncoder(o.mmproj, { threads: o.threads });
     return await evalImageQuestions({
       ...o,
       model,

@@ -5,13 +5,19 @@
 import { join } from "node:path";
 import { InputError } from "../util/errors.js";
 import type { Model } from "../models/model.js";
-import { VisionModel, preprocessImage } from "../models/vision/index.js";
+import { VisionModel } from "../models/vision/mmproj.js";
+import { preprocessImage } from "../models/vision/preprocess.js";
+import { MobileNetV5Model } from "../models/vision/mobilenetv5-model.js";
+import { nImageTokens as mobileNetV5ImageTokens } from "../models/vision/mobilenetv5-config.js";
+import { Gemma3nVisionTrainer } from "../models/vision/mobilenetv5-train.js";
+import type { Tensor } from "../engine/tensor.js";
+import type { ImageTokenSpec } from "./tokenize.js";
 import type { TrainConfig } from "../train/config.js";
 import type { StepVision } from "../train/step-graph.js";
 import type { Trainable } from "../train/trainable.js";
 import { plainLinear } from "../models/decoder.js";
 import { loadImageRows, type ImageRows } from "./rows.js";
-import { gemma3ImageSpec, splitVisionTargets, VisionTrainer } from "./vision.js";
+import { gemma3ImageSpec, projectorType, splitVisionTargets, VisionTrainer } from "./vision.js";
 
 /** The multimodal side of a training run. */
 export interface MultimodalRun {
@@ -40,39 +46,120 @@ export function emptyTrainable(): Trainable {
   } as Trainable;
 }
 
-/** Opens the mmproj named by the config for training with `model`. */
-export function openMultimodal(cfg: TrainConfig, model: Model): MultimodalRun {
-  const path = cfg.mmproj!;
+/** What a run trains in a vision tower (VisionTrainer for Gemma 3, Gemma3nVisionTrainer for Gemma 3n). */
+interface TowerTrainer {
+  params(): Tensor[];
+  readonly parameterCount: number;
+  stepVision(maxImages: number): StepVision;
+  snapshot(): Float32Array[];
+  restore(values: Float32Array[]): void;
+  saveMmproj(path: string): Promise<void>;
+  free(): void;
+}
+
+/** The tower of an mmproj opened for training: trainer, image layout, preprocessing, the language targets. */
+function openTower(
+  path: string,
+  cfg: TrainConfig,
+  model: Model,
+): {
+  trainer: TowerTrainer;
+  spec: ImageTokenSpec;
+  pixels: (input: string | Uint8Array) => Promise<Float32Array>;
+  languageTarget: string;
+  dispose(): void;
+} {
+  const full = cfg.method === "full";
+  const lora = {
+    r: cfg.loraR,
+    alpha: cfg.loraAlpha,
+    dropout: cfg.loraDropout,
+    rslora: cfg.rslora,
+    full,
+    projector: cfg.trainProjector,
+    seed: cfg.seed,
+  };
+  const checkWidth = (dim: number) => {
+    if (dim !== model.config.nEmbd)
+      throw new InputError(
+        `the mmproj projects to ${dim} dimensions, the language model's n_embd is ${model.config.nEmbd}`,
+        { file: path },
+      );
+  };
+  if (projectorType(path) === "gemma3nv") {
+    // Gemma 3n (MobileNet-V5): only the projector can be trained (lib/models/vision/mobilenetv5-train.ts)
+    const tower = MobileNetV5Model.load(path);
+    try {
+      checkWidth(tower.config.projectionDim);
+      const items = cfg.target.startsWith("/")
+        ? [cfg.target]
+        : cfg.target
+            .split(",")
+            .map((s) => s.trim())
+            .filter(Boolean);
+      const isVision = (t: string) => t === "vision" || t.startsWith("v.") || t.startsWith("mm.");
+      const trainer = new Gemma3nVisionTrainer(tower, {
+        ...lora,
+        loraLayers: full ? [] : items.filter(isVision),
+      });
+      if (trainer.trains && model.config.arch === "gemma3n") {
+        trainer.free();
+        // the gradient into the text model's input (needed to reach the projector) passes gemma3n's per-layer
+        // input projection, whose backward ggml cannot build (scale of a permuted gradient): refuse, not abort
+        throw new InputError(
+          "training the Gemma 3n vision projector together with a gemma3n text model is not supported yet: train the language model only (no mm.* targets, no --train-projector)",
+          { field: "target" },
+        );
+      }
+      return {
+        trainer,
+        spec: {
+          begin: "<start_of_image>",
+          end: "<end_of_image>",
+          tokensPerImage: mobileNetV5ImageTokens(tower.config),
+          slotId: 0,
+        },
+        pixels: (input) => preprocessImage(input, tower.config),
+        languageTarget: items.filter((t) => !isVision(t)).join(","),
+        dispose: () => tower.dispose(),
+      };
+    } catch (e) {
+      tower.dispose();
+      throw e;
+    }
+  }
   const vision = VisionModel.load(path, { trainable: true });
   try {
     const c = vision.config;
-    if (c.projectionDim !== model.config.nEmbd)
-      throw new InputError(
-        `the mmproj projects to ${c.projectionDim} dimensions, the language model's n_embd is ${model.config.nEmbd}`,
-        { file: path },
-      );
-    const full = cfg.method === "full";
+    checkWidth(c.projectionDim);
     const split = splitVisionTargets(cfg.target, c, model.config.nLayer);
-    const trainer = new VisionTrainer(vision, {
-      loraLayers: full ? [] : split.vision,
-      r: cfg.loraR,
-      alpha: cfg.loraAlpha,
-      dropout: cfg.loraDropout,
-      rslora: cfg.rslora,
-      full,
-      projector: cfg.trainProjector,
-      seed: cfg.seed,
-    });
-    let maxImagesPerRow = 1;
-    const spec = gemma3ImageSpec(c);
     return {
+      trainer: new VisionTrainer(vision, { ...lora, loraLayers: full ? [] : split.vision }),
+      spec: gemma3ImageSpec(c),
+      pixels: (input) => preprocessImage(input, c),
       languageTarget: split.language.join(","),
+      dispose: () => vision.dispose(),
+    };
+  } catch (e) {
+    vision.dispose();
+    throw e;
+  }
+}
+
+/** Opens the mmproj named by the config for training with `model`. */
+export function openMultimodal(cfg: TrainConfig, model: Model): MultimodalRun {
+  const tower = openTower(cfg.mmproj!, cfg, model);
+  try {
+    const { trainer, spec } = tower;
+    let maxImagesPerRow = 1;
+    return {
+      languageTarget: tower.languageTarget,
       async loadRows(p) {
         const rows = await loadImageRows(p, model, {
           maxSeq: cfg.maxSeq,
           trainOn: cfg.trainOn,
           image: spec,
-          pixels: (input) => preprocessImage(input, c),
+          pixels: tower.pixels,
         });
         maxImagesPerRow = Math.max(maxImagesPerRow, rows.maxImagesPerRow);
         return rows;
@@ -101,11 +188,12 @@ export function openMultimodal(cfg: TrainConfig, model: Model): MultimodalRun {
       },
       free() {
         trainer.free();
-        vision.dispose();
+        tower.dispose();
       },
     };
   } catch (e) {
-    vision.dispose();
+    tower.trainer.free();
+    tower.dispose();
     throw e;
   }
 }

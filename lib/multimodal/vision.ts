@@ -25,7 +25,28 @@ import {
 } from "../models/vision/index.js";
 import type { StepVision } from "../train/step-graph.js";
 import { resolveTargets } from "../lora/targets.js";
+import { openGguf } from "../gguf/index.js";
+import { openGemma3nImageEncoder } from "../models/vision/mobilenetv5-encoder.js";
 import type { ImageEncoder } from "./encoder.js";
+
+/** clip.projector_type of an mmproj ("gemma3", "gemma3nv", …). */
+export function projectorType(path: string): string {
+  const f = openGguf(path);
+  try {
+    return f.getString("clip.projector_type", "") || f.getString("clip.vision.projector_type", "");
+  } finally {
+    f.close();
+  }
+}
+
+/** The image encoder of an mmproj: Gemma 3 (SigLIP) or Gemma 3n (MobileNet-V5), by its projector type. */
+export function openImageEncoder(path: string, o: { threads?: number } = {}): ImageEncoder {
+  const type = projectorType(path);
+  if (type === "gemma3nv") return openGemma3nImageEncoder(path, o);
+  if (type !== "gemma3")
+    throw new InputError(`projector type "${type}" is not supported (gemma3, gemma3nv)`, { file: path });
+  return siglipEncoder(VisionModel.load(path), o);
+}
 
 /** mtmd's image layout for projector "gemma3": <start_of_image>, the soft tokens, <end_of_image>. */
 export function gemma3ImageSpec(c: SiglipVisionConfig) {
