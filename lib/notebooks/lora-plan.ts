@@ -15,12 +15,17 @@ export interface LoraPlan {
   lora: LoraConfig;
   /** Base held as in the file ("none") or quantized for QLoRA. */
   quantizeBase: TrainConfig["quantizeBase"];
+  /** Optimizer: "adamw" (f32 moments, the default) or "adamw_8bit". */
+  optim?: TrainConfig["optim"];
 }
 
 /** A plan's figures, as a table row. */
 export type LoraPlanRow = {
   name: string;
   quantizeBase: string;
+  /** DoRA (a magnitude per output row on top of LoRA). */
+  dora: boolean;
+  optim: TrainConfig["optim"];
   r: number;
   alpha: number;
   /** α/r (or α/√r with rsLoRA): the factor on B·A. */
@@ -55,13 +60,15 @@ export function planLoraRuns(
           rows.push({
             name: p.name,
             quantizeBase,
+            dora: adapter.config.dora,
+            optim: p.optim ?? "adamw",
             r: p.lora.r,
             alpha: p.lora.alpha,
             scale: adapter.scale,
             layers: adapter.layers.size,
             trainableParams: n,
             trainablePercent: (100 * n) / total,
-            ...estimateMemory(model, shape, n),
+            ...estimateMemory(model, { ...shape, dora: p.lora.dora, optim: p.optim }, n),
           });
         } finally {
           adapter.free();
