@@ -69,8 +69,10 @@ test("the recipes carry the seeds' hyperparameters", () => {
 test("settings the trainer lacks are named in the description, not dropped", () => {
   const desc = (name: string) =>
     (JSON.parse(readFileSync(join(dir, `${name}.json`), "utf8")) as { description: string }).description;
-  assert.match(desc("gemergency"), /Unsupported here:.*paged 8-bit AdamW/);
-  assert.match(desc("scix"), /Unsupported here:.*8-bit AdamW/);
+  // the seeds' 8-bit AdamW is the trainer's adamw_8bit (only paging, a GPU device, is named as not applying)
+  assert.match(desc("gemergency"), /paging is a GPU-memory device/);
+  assert.doesNotMatch(desc("scix"), /Unsupported here:.*8-bit AdamW/);
+  for (const name of ["gemergency", "scix"]) assert.equal(load(name).optim, "adamw_8bit", name);
   assert.match(desc("simple-guide"), /Unsupported here:.*paged 32-bit AdamW/);
   assert.match(desc("caficulbot"), /Unsupported here:.*vision/);
   for (const name of ["caficulbot", "gemergency", "scix", "simple-guide"])
