@@ -1,8 +1,9 @@
 // Gemma 3's vision tower (SigLIP + gemma3 projector) against llama.cpp's own clip code (tools/mtmd compiled
 // from the bundled source by test/helpers/llama-mtmd.ts — about a minute the first time on 2 idle cores, cached
-// afterwards): output embeddings for the same preprocessed image (the issue's target ≤ 1e-3 relative; llama.cpp's numbers are reproduced exactly, so the tests ask ≤ 1e-6),
-// the gemma3 preprocessing bit for bit, our mmproj files loading in clip, batches, and gradients of the
-// trainable graph against finite differences.
+// afterwards): output embeddings for the same preprocessed image (the issue's target is ≤ 1e-3 relative;
+// llama.cpp's numbers are reproduced exactly, so the tests ask ≤ 1e-6), the gemma3 preprocessing bit for bit,
+// our mmproj files loading in clip and mtmd, batches, and gradients of the trainable graph against finite
+// differences.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
