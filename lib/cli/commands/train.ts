@@ -20,8 +20,16 @@ const FLAGS: Array<[string, string, boolean]> = [
   ["--lora-alpha <a>", "LoRA alpha", true],
   ["--lora-dropout <p>", "LoRA dropout", true],
   ["--dora", "DoRA: LoRA plus a trained magnitude per output row (writes merged.gguf + PEFT files)", false],
-  ["--target <spec>", "target modules: all-linear | q,k,v,o,gate,up,down | /regex/ (with --mmproj also: vision, v.blk.N.attn_q)", false],
-  ["--mmproj <file>", "vision tower (mmproj GGUF): image+text fine-tuning on image records; the run also writes mmproj.gguf", false],
+  [
+    "--target <spec>",
+    "target modules: all-linear | q,k,v,o,gate,up,down | /regex/ (with --mmproj also: vision, v.blk.N.attn_q)",
+    false,
+  ],
+  [
+    "--mmproj <file>",
+    "vision tower (mmproj GGUF): image+text fine-tuning on image records; the run also writes mmproj.gguf",
+    false,
+  ],
   ["--train-projector", "with --mmproj: train the projector (mm.*) in full", false],
   ["--quantize-base <t>", "frozen base: none | q8_0 | q4_k | q4_0", false],
   ["--epochs <n>", "epochs", true],
@@ -121,7 +129,11 @@ export function register(program: Command): void {
             (x.finalEvalLoss !== null
               ? `, eval loss ${x.baseEvalLoss?.toFixed(4) ?? "?"} → ${x.finalEvalLoss.toFixed(4)}`
               : ""),
-          `adapter: ${x.adapterPath} (+ adapter_config.json, adapter_model.safetensors)`,
+          cfg.dora
+            ? `merged model (DoRA, which llama.cpp adapters cannot hold): ${x.adapterPath} (+ PEFT adapter_config.json, adapter_model.safetensors)`
+            : cfg.method === "full"
+              ? `model: ${x.adapterPath}`
+              : `adapter: ${x.adapterPath} (+ adapter_config.json, adapter_model.safetensors)`,
         ].join("\n"),
       );
     }),
