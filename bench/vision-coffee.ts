@@ -3,7 +3,7 @@
 // (augmented), evaluated on the 30 % it never trained on, before and after. Prints the confusion matrices
 // and writes result.json in the work folder.
 // Usage: npx tsx bench/vision-coffee.ts [--steps N] [--image-size S] [--patch P] [--merge K] [--augment C] [--lr X]
-//                                        [--weight-decay W] [--no-mirror] [--seed N] [--threads T]
+//                                        [--max-seq N] [--weight-decay W] [--no-mirror] [--seed N] [--threads T]
 //                                        [--out DIR] [--images DIR]
 import { join } from "node:path";
 import { tmpdir } from "node:os";
@@ -28,13 +28,14 @@ const t0 = performance.now();
 const r = await runImageExperiment({
   images,
   workDir,
-  steps: Number(opt("--steps", "300")),
-  imageSize: Number(opt("--image-size", "64")),
-  patchSize: Number(opt("--patch", "8")),
+  steps: Number(opt("--steps", "400")),
+  imageSize: Number(opt("--image-size", "128")),
+  patchSize: Number(opt("--patch", "16")),
   mergeFactor: Number(opt("--merge", "2")),
-  augmentCopies: Number(opt("--augment", "4")),
+  augmentCopies: Number(opt("--augment", "2")),
   lr: Number(opt("--lr", "3e-3")),
   weightDecay: Number(opt("--weight-decay", "0")),
+  maxSeq: Number(opt("--max-seq", "80")),
   mirror: !args.includes("--no-mirror"),
   seed: Number(opt("--seed", "1")),
   threads: Number(opt("--threads", "1")),

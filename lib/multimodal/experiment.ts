@@ -31,19 +31,19 @@ export interface ImageExperimentOptions {
   workDir: string;
   /** Share of images held out (default 0.3). */
   evalFraction?: number;
-  /** Image side in pixels (default 64). */
+  /** Image side in pixels (default 128). */
   imageSize?: number;
-  /** Patch side (default 8). */
+  /** Patch side (default 16). */
   patchSize?: number;
-  /** Pooling window (default 2: (64/8/2)² = 16 soft tokens). */
+  /** Pooling window (default 2: (128/16/2)² = 16 soft tokens). */
   mergeFactor?: number;
   /** Augmented copies per training image (the data layer's CaficulBot augmentation; default 2). */
   augmentCopies?: number;
-  /** Optimizer steps (default 150). */
+  /** Optimizer steps (default 400). */
   steps?: number;
   /** Micro-batch (default 8). */
   batch?: number;
-  /** Peak learning rate (default 2e-3). */
+  /** Peak learning rate (default 3e-3). */
   lr?: number;
   /** "full" (default: every tensor of both towers) or "lora" (target "all-linear,vision" + projector). */
   method?: "full" | "lora";
@@ -129,8 +129,8 @@ export async function runImageExperiment(o: ImageExperimentOptions): Promise<Ima
   const mmproj = join(o.workDir, "mmproj.gguf");
   const tower = randomMmproj({
     textEmbd: dim,
-    imageSize: o.imageSize ?? 64,
-    patchSize: o.patchSize ?? 8,
+    imageSize: o.imageSize ?? 128,
+    patchSize: o.patchSize ?? 16,
     mergeFactor: o.mergeFactor ?? 2,
     nEmbd: 64,
     nFf: 128,
@@ -171,10 +171,10 @@ export async function runImageExperiment(o: ImageExperimentOptions): Promise<Ima
     trainProjector: method === "lora",
     loraR: 8,
     loraAlpha: 16,
-    maxSteps: o.steps ?? 150,
+    maxSteps: o.steps ?? 400,
     batch: o.batch ?? 8,
     maxSeq: o.maxSeq ?? 80,
-    lr: o.lr ?? 2e-3,
+    lr: o.lr ?? 3e-3,
     warmup: 0.1,
     scheduler: "cosine",
     weightDecay: o.weightDecay ?? 0,

@@ -28,8 +28,8 @@ const coffee = shared ? path.join(shared, "data", "images", "coffee-leaf") : und
 const imagesDir = coffee && existsSync(coffee) ? coffee : path.join(SAMPLE_DATA_DIR, "leaf-images");
 // fast mode (tests): small images and a handful of steps — the same code path, a weaker model
 const sizes = settings.fast
-  ? { steps: 12, imageSize: 32, mergeFactor: 2, augmentCopies: 0 }
-  : { steps: 150, imageSize: 64, mergeFactor: 2, augmentCopies: 2 };
+  ? { steps: 12, imageSize: 32, patchSize: 8, mergeFactor: 2, augmentCopies: 0 }
+  : { steps: 400, imageSize: 128, patchSize: 16, mergeFactor: 2, augmentCopies: 2 };
 showTable([{ images: imagesDir, ...sizes }], { title: "Experiment" });
 
 // %% [markdown]
