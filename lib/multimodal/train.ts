@@ -48,6 +48,8 @@ export function emptyTrainable(): Trainable {
 
 /** What a run trains in a vision tower (VisionTrainer for Gemma 3, Gemma3nVisionTrainer for Gemma 3n). */
 interface TowerTrainer {
+  /** Whether anything in the tower is trained. */
+  readonly trains: boolean;
   params(): Tensor[];
   readonly parameterCount: number;
   stepVision(maxImages: number): StepVision;
@@ -102,15 +104,6 @@ function openTower(
         ...lora,
         loraLayers: full ? [] : items.filter(isVision),
       });
-      if (trainer.trains && model.config.arch === "gemma3n") {
-        trainer.free();
-        // the gradient into the text model's input (needed to reach the projector) passes gemma3n's per-layer
-        // input projection, whose backward ggml cannot build (scale of a permuted gradient): refuse, not abort
-        throw new InputError(
-          "training the Gemma 3n vision projector together with a gemma3n text model is not supported yet: train the language model only (no mm.* targets, no --train-projector)",
-          { field: "target" },
-        );
-      }
       return {
         trainer,
         spec: {
@@ -151,6 +144,13 @@ export function openMultimodal(cfg: TrainConfig, model: Model): MultimodalRun {
   const tower = openTower(cfg.mmproj!, cfg, model);
   try {
     const { trainer, spec } = tower;
+    if (trainer.trains && model.config.arch === "gemma3n")
+      // the gradient into the text model's input (needed to reach the tower) passes gemma3n's per-layer input
+      // projection, whose backward ggml cannot build (scale of a permuted gradient): refuse, not abort
+      throw new InputError(
+        "training a vision tower or projector together with a gemma3n text model is not supported yet: train the language model only (no vision/mm.* targets, no --train-projector, not --method full)",
+        { field: "target" },
+      );
     let maxImagesPerRow = 1;
     return {
       languageTarget: tower.languageTarget,
