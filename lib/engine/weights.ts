@@ -11,7 +11,7 @@ import { Ops } from "./ops.js";
 import { dequantize, fallbackType, quantize } from "./quant.js";
 import { TENSOR_LAYOUT, type Tensor } from "./tensor.js";
 
-/** A transposed-copy type, null for none, or "auto" (F32 for an F32 weight, else F16). */
+/** A transposed-copy type, null for none, or "auto" (F32 for an F32 weight of ≤ 16384 outputs, else F16/none). */
 export type TransposedChoice = number | null | "auto";
 
 /** Where a frozen weight may live: "auto" (the first extra buffer type that supports it), "none", or a name. */
@@ -22,8 +22,8 @@ export interface FrozenWeightsOptions {
   maxWeights: number;
   /**
    * Default type of the transposed copies (F16, BF16, Q8_0 or F32); null: no copies; "auto" (the default):
-   * an F32 copy of an F32 weight (exact; ggml's OUT_PROD through the weight is 1.7–2.8× slower than the
-   * MUL_MAT through its copy, measured at 576×1536, bench/RESULTS.md) and F16 for every other type.
+   * an F32 copy of an F32 weight with up to 16384 outputs (exact; ggml's OUT_PROD through it was 1.7–2.8×
+   * slower than the MUL_MAT through the copy at 576×1536), none for wider F32 weights, F16 for other types.
    */
   transposed?: TransposedChoice;
   /** Default placement in CPU extra buffer types. Default "auto". */
@@ -58,6 +58,16 @@ export interface FrozenWeightOptions {
    * refused at allocation. Default false.
    */
   forwardOnly?: boolean;
+}
+
+/**
+ * "auto" transposed copies: F16 for stored types other than F32; an exact F32 copy for F32 weights with up to
+ * 16384 outputs (1.8× faster than OUT_PROD at 576×1536), none for wider ones — through an LM head of 49152
+ * outputs the MUL_MAT was not faster than ggml's OUT_PROD (bench/RESULTS.md).
+ */
+function autoTransposed(type: number, outputs: number): number | null {
+  if (type !== GgmlType.F32) return GgmlType.F16;
+  return outputs <= 16384 ? GgmlType.F32 : null;
 }
 
 const TRANSPOSED_TYPES = new Set<number>([GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0]);
@@ -131,7 +141,7 @@ export class FrozenWeights {
     const type = fallbackType(requested, K);
     const tChoice = o.transposed === undefined ? this.options.transposed : o.transposed;
     checkTransposedType(tChoice);
-    const tType = tChoice === "auto" ? (type === GgmlType.F32 ? GgmlType.F32 : GgmlType.F16) : tChoice;
+    const tType = tChoice === "auto" ? autoTransposed(type, N) : tChoice;
     const choice = o.extraBuffer ?? this.options.extraBuffer;
     checkExtraChoice(choice);
 
