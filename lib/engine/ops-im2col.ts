@@ -3,7 +3,6 @@
 // CONV_2D. Bound here rather than in ffi.ts (same library, same koffi handle semantics) to keep the change
 // self-contained.
 import koffi from "koffi";
-import { join } from "node:path";
 import { EngineError } from "../util/errors.js";
 import { GgmlType } from "../gguf/ggml-types.js";
 import { ggml, type Ptr } from "./ffi.js";
@@ -27,7 +26,7 @@ type Im2colFn = (
 let im2colFn: Im2colFn | undefined;
 function bindIm2col(): Im2colFn {
   if (im2colFn) return im2colFn;
-  const lib = koffi.load(join(ggml().folder.dir, "libggml-base.so"));
+  const lib = koffi.load(ggml().folder.baseLibrary);
   im2colFn = lib.func(
     "void* ggml_im2col(void* ctx, void* a, void* b, int s0, int s1, int p0, int p1, int d0, int d1, bool is_2D, int dst_type)",
   ) as unknown as Im2colFn;

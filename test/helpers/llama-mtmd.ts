@@ -67,7 +67,7 @@ export function clipHarnessPlan(): {
   dir: string;
 } {
   const src = llamaSource();
-  const bins = findBinaryFolder().dir;
+  const bins = findBinaryFolder().prebuiltDir;
   const mtmd = join(src, "tools", "mtmd");
   const sources = [
     join(mtmd, "clip.cpp"),
