@@ -154,13 +154,7 @@ export class LoraAdapter {
       const base = ops.mulMat(w, x);
       const l = this.layers.get(name);
       if (!l) return base;
-      let xin = x;
-      if (dropoutInputs && p > 0) {
-        const mask = ops.ctx.input(GgmlType.F32, x.ne, `dropout ${name}`.slice(0, 60));
-        dropoutInputs.push({ tensor: mask, p });
-        xin = ops.mul(x, mask);
-      }
-      const y = ops.add(base, ops.scale(ops.mulMat(l.b, ops.mulMat(l.a, xin)), s));
+      const y = ops.add(base, loraDelta(ops, name, x, l, s, p, dropoutInputs));
       // DoRA: m/‖W + s·B·A‖ per output row; the norm is a plain tensor here, so no gradient reaches it
       return l.dora ? ops.mul(y, ops.div(l.dora.m, l.dora.norm)) : y;
     };
@@ -263,6 +257,28 @@ export class LoraAdapter {
 }
 
 /** Refills dropout masks: each element kept with probability 1−p and scaled by 1/(1−p). */
+/**
+ * s·B·A·x for one LoRA layer (x through a dropout mask when training with p > 0: the mask is a graph input
+ * pushed to `dropoutInputs`, refilled before every compute by {@link fillDropout}).
+ */
+export function loraDelta(
+  ops: Ops,
+  name: string,
+  x: Tensor,
+  l: { a: Tensor; b: Tensor },
+  scale: number,
+  p: number,
+  dropoutInputs?: DropoutInput[],
+): Tensor {
+  let xin = x;
+  if (dropoutInputs && p > 0) {
+    const mask = ops.ctx.input(GgmlType.F32, x.ne, `dropout ${name}`.slice(0, 60));
+    dropoutInputs.push({ tensor: mask, p });
+    xin = ops.mul(x, mask);
+  }
+  return ops.scale(ops.mulMat(l.b, ops.mulMat(l.a, xin)), scale);
+}
+
 export function fillDropout(inputs: DropoutInput[], rand: () => number): void {
   for (const { tensor, p } of inputs) {
     const keep = 1 / (1 - p);

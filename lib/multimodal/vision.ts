@@ -9,7 +9,7 @@ import type { Ops } from "../engine/ops.js";
 import type { Tensor } from "../engine/tensor.js";
 import { InputError } from "../util/errors.js";
 import { SeededRandom } from "../data/random.js";
-import type { DropoutInput } from "../lora/adapter.js";
+import { loraDelta, type DropoutInput } from "../lora/adapter.js";
 import { plainLinear, type LinearFn } from "../models/decoder.js";
 import {
   VisionModel,
@@ -196,13 +196,7 @@ export class VisionTrainer {
       const base = ops.mulMat(w, x);
       const l = this.layers.get(name);
       if (!l) return base;
-      let xin = x;
-      if (dropoutInputs && p > 0) {
-        const mask = ops.ctx.input(GgmlType.F32, x.ne, `dropout ${name}`.slice(0, 60));
-        dropoutInputs.push({ tensor: mask, p });
-        xin = ops.mul(x, mask);
-      }
-      return ops.add(base, ops.scale(ops.mulMat(l.b, ops.mulMat(l.a, xin)), this.scale));
+      return ops.add(base, loraDelta(ops, name, x, l, this.scale, p, dropoutInputs));
     };
   }
 

@@ -10,7 +10,7 @@ import type { Tensor } from "../../engine/tensor.js";
 import { SeededRandom } from "../../data/random.js";
 import { GgmlType } from "../../gguf/ggml-types.js";
 import { dequantize } from "../../engine/quant.js";
-import type { DropoutInput } from "../../lora/adapter.js";
+import { loraDelta, type DropoutInput } from "../../lora/adapter.js";
 import { castF32 } from "../cast.js";
 import type { LinearFn } from "../decoder.js";
 import { GEMMA3N_PROJECTOR_LINEAR, buildGemma3nProjector } from "./gemma3n-projector.js";
@@ -131,13 +131,7 @@ export class Gemma3nVisionTrainer {
       const base = ops.mulMat(w, x);
       const l = this.lora.get(name);
       if (!l) return base;
-      let xin = x;
-      if (dropoutInputs && p > 0) {
-        const mask = ops.ctx.input(GgmlType.F32, x.ne, `dropout ${name}`.slice(0, 60));
-        dropoutInputs.push({ tensor: mask, p });
-        xin = ops.mul(x, mask);
-      }
-      return ops.add(base, ops.scale(ops.mulMat(l.b, ops.mulMat(l.a, xin)), this.scale));
+      return ops.add(base, loraDelta(ops, name, x, l, this.scale, p, dropoutInputs));
     };
   }
 
