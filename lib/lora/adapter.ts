@@ -279,6 +279,20 @@ export function loraDelta(
   return ops.scale(ops.mulMat(l.b, ops.mulMat(l.a, xin)), scale);
 }
 
+/** The linear hook W·x + s·B·A·x for the layers in `layers` (W·x for the others); see {@link loraDelta}. */
+export function loraLinear(
+  layers: ReadonlyMap<string, { a: Tensor; b: Tensor }>,
+  scale: number,
+  p: number,
+  dropoutInputs?: DropoutInput[],
+): LinearFn {
+  return (ops: Ops, name: string, w: Tensor, x: Tensor) => {
+    const base = ops.mulMat(w, x);
+    const l = layers.get(name);
+    return l ? ops.add(base, loraDelta(ops, name, x, l, scale, p, dropoutInputs)) : base;
+  };
+}
+
 export function fillDropout(inputs: DropoutInput[], rand: () => number): void {
   for (const { tensor, p } of inputs) {
     const keep = 1 / (1 - p);

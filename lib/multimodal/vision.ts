@@ -5,11 +5,10 @@
 // encoder weights, which llama.cpp's clip loader reads like any other.
 import { GgmlType } from "../gguf/ggml-types.js";
 import { Context } from "../engine/context.js";
-import type { Ops } from "../engine/ops.js";
 import type { Tensor } from "../engine/tensor.js";
 import { InputError } from "../util/errors.js";
 import { SeededRandom } from "../data/random.js";
-import { loraDelta, type DropoutInput } from "../lora/adapter.js";
+import { loraLinear, type DropoutInput } from "../lora/adapter.js";
 import { plainLinear, type LinearFn } from "../models/decoder.js";
 import {
   VisionModel,
@@ -191,13 +190,7 @@ export class VisionTrainer {
   /** The vision linear hook (LoRA layers add s·B·A·x; dropout masks are inputs refilled every step). */
   linear(dropoutInputs?: DropoutInput[]): LinearFn {
     if (this.layers.size === 0) return plainLinear;
-    const { dropout: p } = this.o;
-    return (ops: Ops, name: string, w: Tensor, x: Tensor) => {
-      const base = ops.mulMat(w, x);
-      const l = this.layers.get(name);
-      if (!l) return base;
-      return ops.add(base, loraDelta(ops, name, x, l, this.scale, p, dropoutInputs));
-    };
+    return loraLinear(this.layers, this.scale, this.o.dropout, dropoutInputs);
   }
 
   /** The encoder inside a training/eval step graph for `maxImages` images per micro-batch. */

@@ -10,7 +10,7 @@ import type { Tensor } from "../../engine/tensor.js";
 import { SeededRandom } from "../../data/random.js";
 import { GgmlType } from "../../gguf/ggml-types.js";
 import { dequantize } from "../../engine/quant.js";
-import { loraDelta, type DropoutInput } from "../../lora/adapter.js";
+import { loraLinear, type DropoutInput } from "../../lora/adapter.js";
 import { castF32 } from "../cast.js";
 import type { LinearFn } from "../decoder.js";
 import { GEMMA3N_PROJECTOR_LINEAR, buildGemma3nProjector } from "./gemma3n-projector.js";
@@ -126,13 +126,7 @@ export class Gemma3nVisionTrainer {
 
   /** The tower's linear hook: W·x, plus s·B·A·x on LoRA layers (dropout masks are graph inputs). */
   linear(dropoutInputs?: DropoutInput[]): LinearFn {
-    const p = this.o.dropout;
-    return (ops, name, w, x) => {
-      const base = ops.mulMat(w, x);
-      const l = this.lora.get(name);
-      if (!l) return base;
-      return ops.add(base, loraDelta(ops, name, x, l, this.scale, p, dropoutInputs));
-    };
+    return loraLinear(this.lora, this.scale, this.o.dropout, dropoutInputs);
   }
 
   /** Encoder + projector inside a training/eval step graph for `maxImages` images. */
