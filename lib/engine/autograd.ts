@@ -7,6 +7,7 @@ import { ggml } from "./ffi.js";
 import { Graph } from "./graph.js";
 import { GgmlOp } from "./op-codes.js";
 import { MAX_SRC, Tensor, TensorFlag } from "./tensor.js";
+import { checkGradientLayouts } from "./backward-layout.js";
 
 /** Persistent gradient state for a set of trainable parameters. */
 export class GradientState {
@@ -86,6 +87,7 @@ export function buildBackward(
       `parameters not used by the graph (or marked after building it): ${missing.join(", ")}`,
     );
   checkBackwardSupported(graph);
+  checkGradientLayouts(graph);
   // The backward pass roughly triples the node count; check the budget before ggml asserts on it.
   if (n * 4 > graph.size)
     throw new EngineError(`graph size ${graph.size} too small for backward of ${n} nodes`);
