@@ -144,13 +144,6 @@ export function openMultimodal(cfg: TrainConfig, model: Model): MultimodalRun {
   const tower = openTower(cfg.mmproj!, cfg, model);
   try {
     const { trainer, spec } = tower;
-    if (trainer.trains && model.config.arch === "gemma3n")
-      // the gradient into the text model's input (needed to reach the tower) passes gemma3n's per-layer input
-      // projection, whose backward ggml cannot build (scale of a permuted gradient): refuse, not abort
-      throw new InputError(
-        "training a vision tower or projector together with a gemma3n text model is not supported yet: train the language model only (no vision/mm.* targets, no --train-projector, not --method full)",
-        { field: "target" },
-      );
     let maxImagesPerRow = 1;
     return {
       languageTarget: tower.languageTarget,

@@ -3,7 +3,8 @@
 // a tiny model learns to name the class of images it never saw.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
@@ -11,6 +12,7 @@ import { newModelGguf } from "../../lib/models/new-model.js";
 import { Model } from "../../lib/models/model.js";
 import { VisionModel, randomMmproj, saveMmproj } from "../../lib/models/vision/index.js";
 import { DEFAULT_MODEL } from "../../lib/pipeline/default-model.js";
+import { PACKAGE_ROOT } from "../../lib/util/paths.js";
 import { resolveTrainConfig } from "../../lib/train/config.js";
 import { train } from "../../lib/train/trainer.js";
 import { evalImageQuestions } from "../../lib/multimodal/image-eval.js";
@@ -273,11 +275,6 @@ test("Gemma 3n (MobileNet-V5 mmproj): a gemma3n LM trains on image records (LoRA
     seed: 3,
     threads: 1,
   };
-  // the projector cannot be trained with a gemma3n text model yet: refused before training, not a ggml abort
-  await assert.rejects(
-    train(resolveTrainConfig(undefined, { ...base, target: "q", trainProjector: true })),
-    /not supported yet/,
-  );
   await train(resolveTrainConfig(undefined, { ...base, target: "q" }));
   const model = Model.load(lm);
   const { openImageEncoder } = await import("../../lib/multimodal/vision.js");
@@ -297,5 +294,85 @@ test("Gemma 3n (MobileNet-V5 mmproj): a gemma3n LM trains on image records (LoRA
   } finally {
     encoder.dispose();
     model.dispose();
+  }
+});
+
+test("Gemma 3n tower trained with a gemma3n LM (tunekit train --mmproj --target vision --train-projector): the loss falls, the merged mmproj is written", async () => {
+  const { writeRandomGemma3nMmproj, MobileNetV5Model } =
+    await import("../../lib/models/vision/mobilenetv5-model.js");
+  const lm = join(dir, "g3n-tower.gguf");
+  const made = await newModelGguf({ arch: "gemma3n", tokenizerFrom: DEFAULT_MODEL, seed: 6, out: lm });
+  const tower = await writeRandomGemma3nMmproj(lm, { projectionDim: made.dim, seed: 6, imageSize: 256 });
+  const data = await syntheticImages(4, "g3n-tower", 8);
+  const out = join(dir, "run-g3n-tower");
+  // the gradient reaches the tower through the gemma3n text model's input embeddings (its per-layer input
+  // projection included); vision LoRA on the encoder's linear layers and the projector in full
+  const cli = spawnSync(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      "lib/cli/main.ts",
+      "train",
+      "--model",
+      lm,
+      "--mmproj",
+      tower.out,
+      "--data",
+      data,
+      "--out",
+      out,
+      "--target",
+      "vision",
+      "--train-projector",
+      "--max-steps",
+      "5",
+      "--batch",
+      "4",
+      "--max-seq",
+      "320",
+      "--lr",
+      "1e-2",
+      "--seed",
+      "3",
+      "--threads",
+      "1",
+      "--json",
+    ],
+    { encoding: "utf8", cwd: PACKAGE_ROOT },
+  );
+  assert.equal(cli.status, 0, cli.stderr);
+  const losses = readFileSync(join(out, "metrics.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { type: string; loss: number })
+    .filter((r) => r.type === "train")
+    .map((r) => r.loss);
+  console.log(
+    `# gemma3n + MobileNet-V5 (vision LoRA + projector): losses ${losses.map((l) => l.toFixed(3)).join(" ")}`,
+  );
+  assert.equal(losses.length, 5);
+  assert.ok(losses.at(-1)! < losses[0]! - 0.3, `loss ${losses[0]} → ${losses.at(-1)}`);
+  // only the tower trained (no language targets): no adapter, the mmproj holds the merged LoRA and projector
+  assert.equal(existsSync(join(out, "adapter.gguf")), false);
+  const before = MobileNetV5Model.load(tower.out);
+  const after = MobileNetV5Model.load(join(out, "mmproj.gguf"));
+  try {
+    const changed = new Set(
+      before.weights.names().filter((n) => {
+        const a = before.weights.get(n).bytes();
+        const b = after.weights.get(n).bytes();
+        return a.length !== b.length || a.some((v, i) => v !== b[i]);
+      }),
+    );
+    assert.deepEqual(after.weights.names().sort(), before.weights.names().sort());
+    for (const n of ["mm.input_projection.weight", "mm.soft_emb_norm.weight", "v.blk.0.0.conv_pwl.weight"])
+      assert.ok(changed.has(n), `${n} unchanged`);
+    // depthwise kernels and the stem are not LoRA targets: written back as they were
+    for (const n of ["v.conv_stem.conv.weight", "v.blk.1.0.dw_mid.conv.weight"])
+      assert.ok(!changed.has(n), `${n} changed`);
+  } finally {
+    before.dispose();
+    after.dispose();
   }
 });

@@ -50,7 +50,11 @@ export function buildGemma3n(
 
   // soft tokens (images) replace the scaled embedding; their per-layer inputs come from the token id the
   // caller puts in those columns (0, as llama.cpp's multimodal path uses the padding row)
-  let x0 = withSoftTokens(ops, ops.scale(ops.getRows(w.get("token_embd.weight"), inp.tokens), Math.sqrt(E)), inp.softTokens);
+  let x0 = withSoftTokens(
+    ops,
+    ops.scale(ops.getRows(w.get("token_embd.weight"), inp.tokens), Math.sqrt(E)),
+    inp.softTokens,
+  );
   if (inp.embeddingNoise) x0 = ops.add(x0, inp.embeddingNoise);
   const perLayer = perLayerInputs(ops, c, w, inp.tokens, x0, norm); // [P, n, L]
 
@@ -144,13 +148,18 @@ function perLayerInputs(
   const P = c.gemma3n!.perLayerDim;
   const L = c.nLayer;
   const n = x0.ne[1];
-  const emb = ops.scale(
-    ops.reshape(ops.getRows(w.get("per_layer_token_embd.weight"), tokens), [P, L, n]),
-    Math.sqrt(P),
+  // ggml's backward of a SCALE scales the gradient coming back into it, which must be contiguous, and the
+  // gradient coming back through the PERMUTE is a permuted view: so no SCALE sits between the sources and the
+  // permute. The ×√P is taken before the reshape (whose backward makes the gradient contiguous again) and the
+  // ×1/√2 after the cont — the same products as scaling first, bit for bit. This is what lets gradients reach
+  // the input embeddings (a vision tower trained with the model) and the per-layer weights (full fine-tuning).
+  const emb = ops.reshape(
+    ops.scale(ops.getRows(w.get("per_layer_token_embd.weight"), tokens), Math.sqrt(P)),
+    [P, L, n],
   );
   const proj = ops.scale(ops.mulMat(w.get("per_layer_model_proj.weight"), x0), 1 / Math.sqrt(c.nEmbd));
   const both = ops.add(norm(ops.reshape(proj, [P, L, n]), "per_layer_proj_norm.weight"), emb);
-  return ops.cont(ops.permute(ops.scale(both, Math.SQRT1_2), [0, 2, 1, 3]));
+  return ops.scale(ops.cont(ops.permute(both, [0, 2, 1, 3])), Math.SQRT1_2);
 }
 
 /**
