@@ -1,9 +1,10 @@
-// Backward pass with ggml's autograd, gradient accumulators that persist across micro-batches, and the
-// fast path for frozen quantized weights (see DESIGN §1/§8): OUT_PROD(W, gradᵀ) → MUL_MAT(Wᵀ, grad).
+// Backward pass with ggml's autograd and gradient accumulators that persist across micro-batches; the
+// slow OUT_PROD nodes ggml's autograd emits are then rewritten into faster forms (backward-rewrite.ts).
 import { EngineError } from "../util/errors.js";
 import { GgmlType } from "../gguf/ggml-types.js";
 import { Context } from "./context.js";
 import { ggml } from "./ffi.js";
+import { rewriteOutProducts, rewriteQuantizedBackward } from "./backward-rewrite.js";
 import { Graph } from "./graph.js";
 import { GgmlOp } from "./op-codes.js";
 import { MAX_SRC, Tensor, TensorFlag } from "./tensor.js";
@@ -62,7 +63,7 @@ export function buildBackward(
   loss: Tensor,
   state: GradientState,
   transposed: Map<bigint, Tensor> = new Map(),
-): { rewritten: number } {
+): { rewritten: number; outProducts: number } {
   const g = ggml();
   const n = graph.nNodes;
   const accs = new BigUint64Array(n);
@@ -94,36 +95,8 @@ export function buildBackward(
   graph.ctx.reserve(n * 3);
   g.ggml_build_backward_expand(graph.ctx.ptr, graph.ptr, accs);
   if (graph.nNodes >= graph.size) throw new EngineError("graph full after backward expansion");
-  return { rewritten: rewriteQuantizedBackward(graph, transposed) };
-}
-
-/** Rewrites OUT_PROD(W, transpose(grad)) into MUL_MAT(Wᵀ, grad) for weights that have a transposed copy. */
-export function rewriteQuantizedBackward(graph: Graph, transposed: Map<bigint, Tensor>): number {
-  if (transposed.size === 0) return 0;
-  let count = 0;
-  for (const node of graph.nodes()) {
-    if (node.op !== GgmlOp.OUT_PROD) continue;
-    const w = node.src(0);
-    const gt = node.src(1);
-    const wt = w && transposed.get(w.ptr);
-    if (!w || !gt || !wt || gt.op !== GgmlOp.TRANSPOSE) continue;
-    const grad = gt.src(0)!;
-    // W [K, N], grad [N, T] → dX [K, T] = Wᵀ[N, K] · grad
-    const [k, nOut] = w.ne;
-    const ok =
-      wt.ne[0] === nOut &&
-      wt.ne[1] === k &&
-      grad.ne[0] === nOut &&
-      node.ne[0] === k &&
-      node.ne[1] === grad.ne[1];
-    if (!ok) throw new EngineError(`transposed copy ${wt} does not match ${w} for ${node}`);
-    if (grad.type !== GgmlType.F32) continue;
-    node.setOp(GgmlOp.MUL_MAT);
-    node.setSrc(0, wt);
-    node.setSrc(1, grad);
-    count++;
-  }
-  return count;
+  const rewritten = rewriteQuantizedBackward(graph, transposed);
+  return { rewritten, outProducts: rewriteOutProducts(graph) };
 }
 
 export function isParam(t: Tensor): boolean {
@@ -227,7 +200,9 @@ export function checkBackwardSupported(graph: Graph): void {
       const a = node.src(0)!;
       const b = node.src(1)!;
       if (needs.has(a.ptr) && (a.ne[2] !== b.ne[2] || a.ne[3] !== b.ne[3]) && b.ne[3] !== 1)
-        throw new EngineError(`backward: ${node} broadcasts ${a} over ${b} in 4-D; ggml cannot differentiate that (repeat ${a} first)`);
+        throw new EngineError(
+          `backward: ${node} broadcasts ${a} over ${b} in 4-D; ggml cannot differentiate that (repeat ${a} first)`,
+        );
     }
     let ok = BACKWARD_OPS.has(op);
     let what = ggml().ggml_op_name(op) ?? String(op);

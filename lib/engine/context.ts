@@ -57,6 +57,11 @@ export class Context {
     this.graphBytes += bytes;
   }
 
+  /** Tensors that can still be created in this context. */
+  get room(): number {
+    return this.capacity - this.count;
+  }
+
   /** Counts a tensor against the capacity (ggml aborts when a context overflows). */
   reserve(n = 1): void {
     this.assertAlive();

@@ -4,7 +4,7 @@
 import { EngineError } from "../util/errors.js";
 import { getBackend, type Backend } from "./backend.js";
 import type { Context } from "./context.js";
-import { ggml, ggmlLog, peek, type Ptr } from "./ffi.js";
+import { ggml, ggmlLog, peek, poke, type Ptr } from "./ffi.js";
 import { checkPrivateLayouts, hasPrivateBuffers } from "./private-layout.js";
 import { MAX_SRC, Tensor, TensorFlag } from "./tensor.js";
 
@@ -81,6 +81,21 @@ export class Graph {
   nodes(): Tensor[] {
     return Array.from({ length: this.nNodes }, (_, i) => this.node(i));
   }
+  /**
+   * Replaces the node list with `nodes` (the graph's nodes plus new ones, each after its sources): how the
+   * backward rewrites insert nodes ggml's builder did not make. ggml's own hash set of visited tensors is
+   * left as it was, which only matters to a later expand() that reaches the new nodes (none does: they are
+   * read only by rewritten nodes, which are already visited).
+   */
+  setNodes(nodes: readonly Tensor[]): void {
+    if (nodes.length > this.size)
+      throw new EngineError(`graph full: ${this.size} nodes, ${nodes.length} given`);
+    const array = peek<Ptr>(this.ptr, CGRAPH_LAYOUT.nodes, "void*");
+    nodes.forEach((t, i) => poke(array, 8 * i, "void*", t.ptr));
+    poke(this.ptr, CGRAPH_LAYOUT.n_nodes, "int", nodes.length);
+    for (const t of nodes) this.members.add(t.ptr);
+  }
+
   /** The gradient of `t` in a graph with a backward pass, or null when t gets none. */
   grad(t: Tensor): Tensor | null {
     const p = ggml().ggml_graph_get_grad(this.ptr, t.ptr);

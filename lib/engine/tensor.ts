@@ -78,6 +78,10 @@ export class Tensor {
   get flags(): number {
     return peek<number>(this.ptr, TENSOR_LAYOUT.flags, "int32_t");
   }
+  /** Sets flag bits (TensorFlag) in place. */
+  addFlags(bits: number): void {
+    poke(this.ptr, TENSOR_LAYOUT.flags, "int32_t", this.flags | bits);
+  }
   src(i: number): Tensor | null {
     const p = peek<Ptr | null>(this.ptr, TENSOR_LAYOUT.src + 8 * i, "void*");
     return p ? new Tensor(p) : null;

@@ -34,7 +34,12 @@ export interface GradCheckCase {
 }
 
 /** Returns the worst relative error ‖g_autograd − g_fd‖ / max(‖g_autograd‖, ‖g_fd‖) over inputs. */
-export function gradCheck(c: GradCheckCase): { relErr: number; perInput: number[] } {
+export function gradCheck(c: GradCheckCase): {
+  relErr: number;
+  perInput: number[];
+  /** OUT_PROD nodes the backward rewrite turned into long-row forms. */
+  outProducts: number;
+} {
   const r = rng(c.seed ?? 7);
   const pctx = new Context({ maxTensors: c.shapes.length + 8 });
   const params = c.shapes.map((s, i) => pctx.f32(s, `x${i}`));
@@ -48,7 +53,7 @@ export function gradCheck(c: GradCheckCase): { relErr: number; perInput: number[
     markTrainable(params, loss);
     const state = new GradientState(params);
     const graph = Graph.build(cctx, [loss], { size: 4096, grads: true });
-    buildBackward(graph, loss, state);
+    const { outProducts } = buildBackward(graph, loss, state);
     pctx.allocate();
     graph.allocate();
     const data = params.map((p, i) => (c.init ? c.init(i, p.nelements, r) : randomArray(p.nelements, r)));
@@ -94,7 +99,7 @@ export function gradCheck(c: GradCheckCase): { relErr: number; perInput: number[
     });
     state.free();
     graph.free();
-    return { relErr: Math.max(...perInput), perInput };
+    return { relErr: Math.max(...perInput), perInput, outProducts };
   } finally {
     cctx.free();
     pctx.free();

@@ -152,6 +152,21 @@ for (const [name, c] of Object.entries(cases)) {
   });
 }
 
+test("LoRA-shaped products: OUT_PRODs with rank-long rows are rewritten and their gradients still match finite differences", () => {
+  // y = Bᵀ·(Aᵀ·x) with rank 4 and rows of 96/80 (≥ 64): dB (rows of 4 over 80 outputs) becomes a transposed
+  // OUT_PROD with 80-float rows, d(Aᵀx) (rows of 4 over the tokens) a MUL_MAT of Aᵀ; dA and dx keep OUT_PROD.
+  const { relErr, outProducts } = gradCheck({
+    shapes: [
+      [96, 4],
+      [4, 80],
+      [96, 6],
+    ],
+    build: (o, [a, b, x]) => o.mulMat(b, o.mulMat(a, x)),
+  });
+  assert.equal(outProducts, 2);
+  assert.ok(relErr <= TOL, `relative error ${relErr.toExponential(2)} > ${TOL}`);
+});
+
 test("ops without a ggml backward are refused with a clear error instead of aborting", () => {
   for (const build of [
     (o: Ops, [a]: Tensor[]) => o.tanhInference(a),
