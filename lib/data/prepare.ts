@@ -31,6 +31,8 @@ export interface PrepareOptions extends Omit<ConvertOptions, "issues">, ResolveI
   seed?: number;
   /** Share of records for eval (default 0.05). */
   evalFraction?: number;
+  /** Split each class (image label) with the same eval share (default false: one shuffle of all records). */
+  stratify?: boolean;
   /** Keep at most this many records (seeded sample, taken before the split). */
   maxSamples?: number;
   /** Skip and count malformed rows instead of failing (default false). */
@@ -97,7 +99,11 @@ export async function prepareDataset(options: PrepareOptions): Promise<PrepareRe
   if (converted.length === 0) throw new TunekitError(`no records could be made from ${options.input}${issues.skipped.length ? ` (${issues.skipped.length} bad rows skipped)` : ""}`);
   const { kept, duplicates } = options.dedupe === false ? { kept: converted, duplicates: [] } : dedupe(converted);
   const sampled = options.maxSamples !== undefined ? sampleItems(kept, options.maxSamples, seed) : kept;
-  const split = splitTrainEval(sampled, { evalFraction, seed });
+  const split = splitTrainEval(sampled, {
+    evalFraction,
+    seed,
+    ...(options.stratify ? { labels: sampled.map((it) => it.label) } : {}),
+  });
   const hasImages = sampled.some((it) => imagePathsOf(it.record).length > 0);
 
   let report!: PrepareReport;

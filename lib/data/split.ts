@@ -32,14 +32,38 @@ export interface SplitOptions {
   evalFraction: number;
   /** Seed of the shuffle. */
   seed: number;
+  /**
+   * Class of each item (same order as the items): each class gives round(its count × evalFraction) items
+   * to eval, so every class has the same held-out share. Items without a class are split among themselves.
+   */
+  labels?: ReadonlyArray<string | undefined>;
 }
 
 /**
  * Shuffles with the seed and puts round(n × evalFraction) records in eval (at least 1 when the
  * fraction is positive and there are 2 or more records). Train is shuffled; eval keeps shuffled order.
  */
-export function splitTrainEval<T>(items: readonly T[], { evalFraction, seed }: SplitOptions): { train: T[]; eval: T[] } {
+export function splitTrainEval<T>(items: readonly T[], { evalFraction, seed, labels }: SplitOptions): { train: T[]; eval: T[] } {
   if (!(evalFraction >= 0 && evalFraction < 1)) throw new RangeError(`evalFraction must be in [0, 1), got ${evalFraction}`);
+  if (labels) {
+    if (labels.length !== items.length) throw new RangeError(`${labels.length} labels for ${items.length} items`);
+    const groups = new Map<string, T[]>();
+    items.forEach((it, i) => {
+      const key = labels[i] === undefined ? "\u0000" : `=${labels[i]}`;
+      const g = groups.get(key);
+      if (g) g.push(it);
+      else groups.set(key, [it]);
+    });
+    const train: T[] = [];
+    const evalSet: T[] = [];
+    for (const key of [...groups.keys()].sort()) {
+      const part = splitTrainEval(groups.get(key)!, { evalFraction, seed });
+      train.push(...part.train);
+      evalSet.push(...part.eval);
+    }
+    const rng = new SeededRandom(seed ^ 0x3c6e);
+    return { eval: rng.shuffle(evalSet), train: rng.shuffle(train) };
+  }
   const shuffled = new SeededRandom(seed).shuffle(items);
   let nEval = Math.round(items.length * evalFraction);
   if (evalFraction > 0 && nEval === 0 && items.length >= 2) nEval = 1;

@@ -17,6 +17,28 @@ test("seeded random: uniform in [0, 1), reproducible, shuffles are permutations"
   assert.deepEqual(new SeededRandom(1).shuffle([...Array(50).keys()]).sort((x, y) => x - y), [...Array(50).keys()]);
 });
 
+test("split, stratified: every class gives round(its count × fraction) to eval; unlabelled items split apart; deterministic", () => {
+  // 20 of each of a, b, c, 10 of d (imbalanced), 7 without a class
+  const labels: Array<string | undefined> = [
+    ...Array<string>(20).fill("a"),
+    ...Array<string>(20).fill("b"),
+    ...Array<string>(20).fill("c"),
+    ...Array<string>(10).fill("d"),
+    ...Array<undefined>(7).fill(undefined),
+  ];
+  const items = labels.map((_, i) => i);
+  const s = splitTrainEval(items, { evalFraction: 0.3, seed: 1, labels });
+  const count = (xs: number[], l: string | undefined) => xs.filter((i) => labels[i] === l).length;
+  assert.deepEqual(
+    ["a", "b", "c", "d", undefined].map((l) => count(s.eval, l)),
+    [6, 6, 6, 3, 2],
+  );
+  assert.deepEqual([...s.train, ...s.eval].sort((x, y) => x - y), items);
+  assert.deepEqual(splitTrainEval(items, { evalFraction: 0.3, seed: 1, labels }), s);
+  assert.notDeepEqual(splitTrainEval(items, { evalFraction: 0.3, seed: 2, labels }).eval, s.eval);
+  assert.throws(() => splitTrainEval(items, { evalFraction: 0.3, seed: 1, labels: labels.slice(1) }), RangeError);
+});
+
 test("split: round(n × fraction) to eval, at least one, deterministic; sample keeps order; dedupe ignores key order", () => {
   const items = [...Array(101).keys()];
   const s = splitTrainEval(items, { evalFraction: 0.05, seed: 1 });

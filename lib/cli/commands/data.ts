@@ -33,6 +33,7 @@ interface PrepareFlags extends CommonOptions {
   window?: number;
   seed?: number;
   evalFraction?: number;
+  stratify?: boolean;
   maxSamples?: number;
   skipBad?: boolean;
   tools?: string;
@@ -75,6 +76,7 @@ export function register(program: Command): void {
     )
     .option("--seed <n>", "seed of sampling, split and augmentation", num("--seed"), 42)
     .option("--eval-fraction <f>", "share of records for eval.jsonl", num("--eval-fraction"), 0.05)
+    .option("--stratify", "images: hold out the same share of every class (label)")
     .option("--max-samples <n>", "keep a seeded random sample of at most N records", num("--max-samples"))
     .option("--skip-bad", "skip malformed rows (counted in report.json) instead of stopping at the first")
     .option("--tools <file>", "function-calling: tool schemas (JSON array) instead of inferring them")
@@ -239,6 +241,7 @@ async function runPrepare(o: PrepareFlags): Promise<PrepareReport> {
     window: o.window,
     seed: o.seed,
     evalFraction: o.evalFraction,
+    stratify: o.stratify,
     maxSamples: o.maxSamples,
     skipBad: o.skipBad,
     tools: o.tools ? readToolsFile(o.tools) : undefined,
