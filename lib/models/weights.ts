@@ -5,7 +5,7 @@ import { GgmlType, isGgmlType, ggmlTypeName, tensorBytes } from "../gguf/ggml-ty
 import type { GgufFile } from "../gguf/index.js";
 import { Context } from "../engine/context.js";
 import type { Tensor } from "../engine/tensor.js";
-import { FrozenWeights } from "../engine/weights.js";
+import { FrozenWeights, type TransposedChoice } from "../engine/weights.js";
 import { dequantize } from "../engine/quant.js";
 import type { ModelConfig } from "./config.js";
 import { tensorSpecs } from "./tensors.js";
@@ -16,6 +16,8 @@ export interface FrozenOptions {
   quantize?: number;
   /** CPU extra buffer types (AMX, CPU_REPACK) where the device supports them. Default "auto". */
   extraBuffer?: "auto" | "none";
+  /** Type of the transposed copies for the backward pass (engine/weights.ts). Default "auto". */
+  transposed?: TransposedChoice;
 }
 
 /** How to hold the weights in memory. */
@@ -68,7 +70,11 @@ export class ModelWeights {
     const ctx = new Context({ maxTensors: specs.length + 1 });
     const byName = new Map<string, Tensor>();
     const frozen = frozenOptions
-      ? new FrozenWeights({ maxWeights: specs.length, extraBuffer: frozenOptions.extraBuffer ?? "auto" })
+      ? new FrozenWeights({
+          maxWeights: specs.length,
+          extraBuffer: frozenOptions.extraBuffer ?? "auto",
+          transposed: frozenOptions.transposed ?? "auto",
+        })
       : undefined;
     try {
       for (const spec of specs) {

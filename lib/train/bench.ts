@@ -1,4 +1,5 @@
 // Training-step speed on random tokens (no data loading): `tunekit bench train` and the estimator.
+import type { TrainConfig } from "./config.js";
 import { getBackend } from "../engine/backend.js";
 import { profileGraph, type GraphProfile } from "../engine/profile.js";
 import { GradientState } from "../engine/autograd.js";
@@ -67,6 +68,8 @@ export interface BenchTrainOptions {
   batch: number;
   loraR: number;
   quantizeBase: "none" | "q8_0" | "q4_k";
+  /** Transposed-copy type for the backward (TrainConfig.backwardCopy). Default "auto". */
+  backwardCopy?: TrainConfig["backwardCopy"];
   threads: number;
   steps: number;
   /** Add a per-op time breakdown of one step (see profileGraph). */
@@ -76,7 +79,7 @@ export interface BenchTrainOptions {
 export async function benchTrain(o: BenchTrainOptions) {
   if (o.threads > 0) getBackend().setThreads(o.threads);
   if (!Number.isInteger(o.steps) || o.steps < 1) throw new InputError("--steps must be ≥ 1");
-  const model = Model.load(o.model, frozenOptionsFor(o.quantizeBase));
+  const model = Model.load(o.model, frozenOptionsFor(o.quantizeBase, o.backwardCopy));
   try {
     const adapter = LoraAdapter.create(model, { r: o.loraR, alpha: 2 * o.loraR, targets: "all-linear" });
     try {
@@ -93,6 +96,7 @@ export async function benchTrain(o: BenchTrainOptions) {
         tokens_per_step: tokens,
         threads: getBackend().threads,
         quantize_base: o.quantizeBase,
+        backward_copy: o.backwardCopy ?? "auto",
         ...(profile ? { profile } : {}),
       };
     } finally {

@@ -11,6 +11,7 @@ import { AdamW } from "../engine/optimizer.js";
 import { SeededRandom } from "../data/random.js";
 import { Model } from "../models/model.js";
 import type { ModelLoadOptions } from "../models/weights.js";
+import type { TransposedChoice } from "../engine/weights.js";
 import { GgmlType } from "../gguf/ggml-types.js";
 import { LoraAdapter } from "../lora/adapter.js";
 import type { TrainConfig } from "./config.js";
@@ -29,11 +30,17 @@ import { fullTrainable, loraTrainable } from "./trainable.js";
 import { emptyTrainable, openMultimodal } from "../multimodal/train.js";
 
 /** The frozen base as training holds it: matrices in the QLoRA type (or as in the file), fast-backward copies. */
-export function frozenOptionsFor(quantizeBase: TrainConfig["quantizeBase"]): ModelLoadOptions {
+export function frozenOptionsFor(
+  quantizeBase: TrainConfig["quantizeBase"],
+  backwardCopy: TrainConfig["backwardCopy"] = "auto",
+): ModelLoadOptions {
   const type = { none: undefined, q8_0: GgmlType.Q8_0, q4_k: GgmlType.Q4_K, q4_0: GgmlType.Q4_0 }[
     quantizeBase
   ];
-  return { frozen: { quantize: type } };
+  const transposed = { auto: "auto", f16: GgmlType.F16, bf16: GgmlType.BF16, f32: GgmlType.F32 }[
+    backwardCopy
+  ] as TransposedChoice;
+  return { frozen: { quantize: type, transposed } };
 }
 
 export interface TrainLogRow {
@@ -95,7 +102,10 @@ export async function train(
     throw new InputError("nothing to resume: no config.json in the run folder", { file: runDir });
 
   const full = cfg.method === "full";
-  const model = Model.load(cfg.model, full ? { trainable: true } : frozenOptionsFor(cfg.quantizeBase));
+  const model = Model.load(
+    cfg.model,
+    full ? { trainable: true } : frozenOptionsFor(cfg.quantizeBase, cfg.backwardCopy),
+  );
   const freeList: Array<{ free(): void }> = [];
   try {
     const opts = { maxSeq: cfg.maxSeq, packing: cfg.packing, trainOn: cfg.trainOn };

@@ -180,3 +180,49 @@ test("epochs are whole passes: an optimizer step never spans two epochs", { skip
   assert.ok(epochs.includes(1), `one step ends exactly at the first epoch: ${epochs}`);
   assert.equal(r.steps, epochs.length);
 });
+
+test(
+  "--backward-copy: the frozen base's transposed copies take the chosen type and carry the same gradients",
+  { skip },
+  async () => {
+    const f = await fixture();
+    const { frozenOptionsFor } = await import("../../lib/train/trainer.js");
+    const { StepGraph } = await import("../../lib/train/step-graph.js");
+    const { GradientState } = await import("../../lib/engine/autograd.js");
+    const { GgmlType } = await import("../../lib/gguf/ggml-types.js");
+    const gradients = (copy: "f32" | "f16" | "bf16") => {
+      const model = Model.load(f.model, frozenOptionsFor("none", copy));
+      const adapter = LoraAdapter.create(model, { r: 4, alpha: 8, targets: "all-linear" }, 3);
+      const grads = new GradientState(adapter.params());
+      const g = new StepGraph(model, { batch: 1, seqLen: 16, grads, linear: (d) => adapter.linear(d) });
+      try {
+        const types = new Set([...model.weights.transposedMap.values()].map((t) => t.type));
+        assert.deepEqual([...types], [{ f32: GgmlType.F32, f16: GgmlType.F16, bf16: GgmlType.BF16 }[copy]]);
+        const ids = Array.from({ length: 16 }, (_, i) => (i * 37 + 5) % model.config.nVocab);
+        const row = {
+          ids,
+          mask: ids.map(() => 1 as const),
+          segments: ids.map(() => 1),
+          positions: ids.map((_, i) => i),
+        };
+        grads.zero();
+        g.run([row], 15, 0);
+        return grads.accumulators.flatMap((a) => Array.from(a.f32()));
+      } finally {
+        g.free();
+        grads.free();
+        adapter.free();
+        model.dispose();
+      }
+    };
+    const exact = gradients("f32");
+    const rel = (x: number[]) =>
+      Math.sqrt(x.reduce((s, v, i) => s + (v - exact[i]) ** 2, 0) / exact.reduce((s, v) => s + v * v, 0));
+    const [f16, bf16] = [rel(gradients("f16")), rel(gradients("bf16"))];
+    console.log(
+      `LoRA gradients vs exact f32 copies: f16 ${f16.toExponential(1)}, bf16 ${bf16.toExponential(1)}`,
+    );
+    assert.ok(f16 > 0 && f16 < 2e-3, `f16 ${f16}`);
+    assert.ok(bf16 > f16 && bf16 < 2e-2, `bf16 ${bf16}`);
+  },
+);

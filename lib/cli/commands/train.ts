@@ -1,7 +1,7 @@
 // train, estimate, bench train.
 import type { Command } from "commander";
 import { SingleBar, Presets } from "cli-progress";
-import { resolveTrainConfig } from "../../train/config.js";
+import { resolveTrainConfig, type TrainConfig } from "../../train/config.js";
 import { train } from "../../train/trainer.js";
 import { estimateRun } from "../../train/estimate.js";
 import { benchTrain } from "../../train/bench.js";
@@ -32,6 +32,11 @@ const FLAGS: Array<[string, string, boolean]> = [
   ],
   ["--train-projector", "with --mmproj: train the projector (mm.*) in full", false],
   ["--quantize-base <t>", "frozen base: none | q8_0 | q4_k | q4_0", false],
+  [
+    "--backward-copy <t>",
+    "transposed copies for the backward: auto | f16 | bf16 (fast with AVX512_BF16) | f32",
+    false,
+  ],
   ["--epochs <n>", "epochs", true],
   ["--max-steps <n>", "stop after N optimizer steps", true],
   ["--batch <n>", "sequences per micro-batch", true],
@@ -169,6 +174,7 @@ export function register(program: Command): void {
     .option("--batch <n>", "sequences", num("--batch"), 4)
     .option("--lora-r <n>", "rank", num("--lora-r"), 16)
     .option("--quantize-base <t>", "none | q8_0 | q4_k", "none")
+    .option("--backward-copy <t>", "auto | f16 | bf16 | f32", "auto")
     .option("--threads <n>", "threads", num("--threads"), 0)
     .option("--steps <n>", "measured steps", num("--steps"), 3)
     .option("--profile", "also time one step node by node and show where the time goes")
@@ -182,6 +188,7 @@ export function register(program: Command): void {
             batch: number;
             loraR: number;
             quantizeBase: string;
+            backwardCopy: string;
             threads: number;
             steps: number;
             profile?: boolean;
@@ -189,7 +196,13 @@ export function register(program: Command): void {
         ) => {
           if (!["none", "q8_0", "q4_k"].includes(o.quantizeBase))
             throw new InputError(`--quantize-base must be none, q8_0 or q4_k`);
-          const r = await benchTrain({ ...o, quantizeBase: o.quantizeBase as "none" | "q8_0" | "q4_k" });
+          if (!["auto", "f16", "bf16", "f32"].includes(o.backwardCopy))
+            throw new InputError(`--backward-copy must be auto, f16, bf16 or f32`);
+          const r = await benchTrain({
+            ...o,
+            quantizeBase: o.quantizeBase as "none" | "q8_0" | "q4_k",
+            backwardCopy: o.backwardCopy as TrainConfig["backwardCopy"],
+          });
           emit(
             r,
             o,
