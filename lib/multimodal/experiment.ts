@@ -1,8 +1,10 @@
 // The image-question experiment end to end on tunekit alone: a labelled image folder → prepared image
-// questions (held-out split never trained on) → a tiny random Gemma 3 (text) + tiny SigLIP tower (vision)
-// → fine-tuning of vision + projector + language model → held-out accuracy and confusion matrix, before
-// and after. Used by bench/vision-coffee.ts, its test and the 08-vision notebook.
+// questions (a stratified held-out split never trained on, in any augmented form) → random views of each
+// training photo → a tiny random Gemma 3 (text) + tiny SigLIP tower (vision) → fine-tuning of vision +
+// projector + language model → held-out accuracy and confusion matrix, before and after. Used by
+// bench/vision-coffee.ts, its test and the 08-vision notebook.
 import { join } from "node:path";
+import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { basename, dirname, extname } from "node:path";
 import sharp from "sharp";
@@ -33,13 +35,13 @@ export interface ImageExperimentOptions {
   evalFraction?: number;
   /** Image side in pixels (default 128). */
   imageSize?: number;
-  /** Patch side (default 16). */
+  /** Patch side (default 8: small lesions need small patches). */
   patchSize?: number;
-  /** Pooling window (default 2: (128/16/2)² = 16 soft tokens). */
+  /** Pooling window (default 4: (128/8/4)² = 16 soft tokens). */
   mergeFactor?: number;
-  /** Augmented copies per training image (the data layer's CaficulBot augmentation; default 2). */
+  /** Colour-augmented copies per training image (the data layer's CaficulBot augmentation; default 0). */
   augmentCopies?: number;
-  /** Optimizer steps (default 400). */
+  /** Optimizer steps (default 1200). */
   steps?: number;
   /** Micro-batch (default 8). */
   batch?: number;
@@ -59,11 +61,25 @@ export interface ImageExperimentOptions {
   maxSeq?: number;
   /**
    * Add mirrored copies of every training image (left-right, top-bottom, both): a leaf has no canonical
-   * orientation, and from random weights the encoder needs the extra views to generalise. Default true.
+   * orientation. Default false (the random views flip already).
    */
   mirror?: boolean;
   /** AdamW weight decay (default 0). */
   weightDecay?: number;
+  /** Hold out the same share of every class (default true). */
+  stratify?: boolean;
+  /**
+   * Random views per training photo (default 16): a random crop (0.8–1 of the side each way), random
+   * left-right and top-bottom flips, ±10 % brightness, each drawn afresh from the original photo.
+   */
+  views?: number;
+  /**
+   * Stretch every photo (training and held-out alike) to the tower's square before it sees it (default
+   * true; false: the tower's aspect-preserving fit, which pads a 2:1 leaf photo with black to half its pixels).
+   */
+  square?: boolean;
+  /** Held-out loss every N steps (reported only; nothing is chosen by it). Default 0: none. */
+  evalEvery?: number;
   /** Trainer events (loss rows, evals). */
   events?: TrainEvents;
 }
@@ -78,6 +94,8 @@ export interface ImageExperimentResult {
   predictions: ImagePrediction[];
   train: TrainResult;
   trainSeconds: number;
+  /** Photos (by content hash) of the prepared training and held-out splits, and how many both hold (0). */
+  leakCheck: { trainPhotos: number; evalPhotos: number; shared: number };
   /** Files: prepared data, run folder, trained model and mmproj. */
   dataDir: string;
   runDir: string;
@@ -105,12 +123,22 @@ export async function runImageExperiment(o: ImageExperimentOptions): Promise<Ima
     input: o.images,
     outDir: dataDir,
     evalFraction: o.evalFraction ?? 0.3,
+    stratify: o.stratify ?? true,
     seed,
     imageQuestion: o.question ?? DEFAULT_IMAGE_QUESTION,
     labelText: o.labelText ?? COFFEE_LEAF_ANSWERS,
-    ...((o.augmentCopies ?? 2) ? { augment: { "*": o.augmentCopies ?? 2 } } : {}),
+    ...(o.augmentCopies ? { augment: { "*": o.augmentCopies } } : {}),
   });
-  if (o.mirror ?? true) await addMirroredCopies(join(dataDir, "train.jsonl"), seed);
+  const leakCheck = disjointPhotos(dataDir);
+  const imageSize = o.imageSize ?? 128;
+  const square = (o.square ?? true) ? imageSize : undefined;
+  const views = o.views ?? 16;
+  if (views) await addRandomViews(join(dataDir, "train.jsonl"), views, seed, square);
+  if (o.mirror ?? false) await addMirroredCopies(join(dataDir, "train.jsonl"), seed);
+  if (square) {
+    await squareImages(join(dataDir, "train.jsonl"), square);
+    await squareImages(join(dataDir, "eval.jsonl"), square);
+  }
   const lm = join(o.workDir, "lm.gguf");
   const dim = 64;
   await newModelGguf({
@@ -129,9 +157,9 @@ export async function runImageExperiment(o: ImageExperimentOptions): Promise<Ima
   const mmproj = join(o.workDir, "mmproj.gguf");
   const tower = randomMmproj({
     textEmbd: dim,
-    imageSize: o.imageSize ?? 128,
-    patchSize: o.patchSize ?? 16,
-    mergeFactor: o.mergeFactor ?? 2,
+    imageSize,
+    patchSize: o.patchSize ?? 8,
+    mergeFactor: o.mergeFactor ?? 4,
     nEmbd: 64,
     nFf: 128,
     nLayer: 2,
@@ -171,7 +199,7 @@ export async function runImageExperiment(o: ImageExperimentOptions): Promise<Ima
     trainProjector: method === "lora",
     loraR: 8,
     loraAlpha: 16,
-    maxSteps: o.steps ?? 400,
+    maxSteps: o.steps ?? 1200,
     batch: o.batch ?? 8,
     maxSeq: o.maxSeq ?? 80,
     lr: o.lr ?? 3e-3,
@@ -182,6 +210,7 @@ export async function runImageExperiment(o: ImageExperimentOptions): Promise<Ima
     seed,
     threads: o.threads ?? 0,
     logEvery: 5,
+    ...(o.evalEvery ? { evalData: evalSet, evalEvery: o.evalEvery } : {}),
   });
   const t0 = performance.now();
   const trained = await train(cfg, o.events ?? {});
@@ -196,6 +225,7 @@ export async function runImageExperiment(o: ImageExperimentOptions): Promise<Ima
   }
   const after = await measure(evalModel, vision);
   return {
+    leakCheck,
     trainImages: readFileSync(join(dataDir, "train.jsonl"), "utf8").trim().split("\n").length,
     evalImages: after.predictions.length,
     classes: after.report.labels,
@@ -209,6 +239,28 @@ export async function runImageExperiment(o: ImageExperimentOptions): Promise<Ima
     model: evalModel,
     mmproj: vision,
   };
+}
+
+/**
+ * Content hashes of the prepared training and held-out photos (before any view is made): a held-out photo
+ * that is also a training photo (the same bytes under another name) is refused.
+ */
+function disjointPhotos(dataDir: string): ImageExperimentResult["leakCheck"] {
+  const hashes = (file: string) =>
+    new Set(
+      readRecords(join(dataDir, file)).flatMap((r) =>
+        imagePathsOf(r).map((p) =>
+          createHash("sha256")
+            .update(readFileSync(join(dataDir, p)))
+            .digest("hex"),
+        ),
+      ),
+    );
+  const train = hashes("train.jsonl");
+  const held = hashes("eval.jsonl");
+  const shared = [...held].filter((h) => train.has(h)).length;
+  if (shared) throw new Error(`${shared} held-out photos are also training photos in ${dataDir}`);
+  return { trainPhotos: train.size, evalPhotos: held.size, shared };
 }
 
 /** Appends mirrored copies of every training record's images to train.jsonl (images/mirrored/), shuffled in. */
@@ -241,4 +293,84 @@ async function addMirroredCopies(trainFile: string, seed: number): Promise<void>
     }
   const shuffled = new SeededRandom(seed + 17).shuffle(out);
   writeFileAtomic(trainFile, shuffled.map((r) => JSON.stringify(r)).join("\n") + "\n");
+}
+
+function readRecords(file: string): ChatRecord[] {
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as ChatRecord);
+}
+
+/**
+ * Adds `views` random views of every training photo (images/views/): a random crop of 0.8–1 of the width
+ * and of the height, random flips, brightness ×0.9–1.1 — each drawn from the original photo (stretched to
+ * `square` × `square` when given). Records already in the file (originals, colour-augmented copies) stay;
+ * only train.jsonl is read, so no held-out photo is ever viewed.
+ */
+async function addRandomViews(
+  trainFile: string,
+  views: number,
+  seed: number,
+  square?: number,
+): Promise<void> {
+  const base = dirname(trainFile);
+  const records = readRecords(trainFile);
+  mkdirSync(join(base, "images", "views"), { recursive: true });
+  const out: ChatRecord[] = [...records];
+  const rng = new SeededRandom(seed * 7919 + 31);
+  for (const [k, r] of records.entries()) {
+    if (/images\/augmented\//.test(JSON.stringify(r))) continue;
+    for (let v = 0; v < views; v++) {
+      const copy = await Promise.all(
+        imagePathsOf(r).map(async (p) => {
+          const rel = `images/views/${k}-${v}-${basename(p, extname(p))}.png`;
+          const meta = await sharp(join(base, p)).metadata();
+          const W = meta.width ?? 0;
+          const H = meta.height ?? 0;
+          const w = Math.max(1, Math.round(W * rng.uniform(0.8, 1)));
+          const h = Math.max(1, Math.round(H * rng.uniform(0.8, 1)));
+          const left = rng.int(W - w + 1);
+          const top = rng.int(H - h + 1);
+          let img = sharp(join(base, p)).extract({ left, top, width: w, height: h });
+          if (rng.next() < 0.5) img = img.flop();
+          if (rng.next() < 0.5) img = img.flip();
+          img = img.modulate({ brightness: rng.uniform(0.9, 1.1) });
+          if (square) img = img.resize(square, square, { fit: "fill" });
+          await img.png().toFile(join(base, rel));
+          return [p, rel] as const;
+        }),
+      );
+      const rename = new Map(copy);
+      out.push(mapImagePaths(r, (p) => rename.get(p) ?? p));
+    }
+  }
+  const shuffled = new SeededRandom(seed + 23).shuffle(out);
+  writeFileAtomic(trainFile, shuffled.map((r) => JSON.stringify(r)).join("\n") + "\n");
+}
+
+/** Rewrites every image of the file's records as a size × size stretched PNG (images/square/). */
+async function squareImages(file: string, size: number): Promise<void> {
+  const base = dirname(file);
+  mkdirSync(join(base, "images", "square"), { recursive: true });
+  const done = new Map<string, string>();
+  const out: ChatRecord[] = [];
+  for (const r of readRecords(file)) {
+    for (const p of imagePathsOf(r)) {
+      if (done.has(p)) continue;
+      const meta = await sharp(join(base, p)).metadata();
+      if (meta.width === size && meta.height === size) {
+        done.set(p, p);
+        continue;
+      }
+      const rel = `images/square/${p
+        .replace(/^images\//, "")
+        .replace(/[/\\]/g, "_")
+        .replace(/\.[^.]*$/, "")}.png`;
+      await sharp(join(base, p)).resize(size, size, { fit: "fill" }).png().toFile(join(base, rel));
+      done.set(p, rel);
+    }
+    out.push(mapImagePaths(r, (p) => done.get(p) ?? p));
+  }
+  writeFileAtomic(file, out.map((r) => JSON.stringify(r)).join("\n") + "\n");
 }

@@ -26,17 +26,19 @@ const settings = notebookSettings();
 const shared = sharedDir();
 const coffee = shared ? path.join(shared, "data", "images", "coffee-leaf") : undefined;
 const imagesDir = coffee && existsSync(coffee) ? coffee : path.join(SAMPLE_DATA_DIR, "leaf-images");
-// fast mode (tests): small images and a handful of steps — the same code path, a weaker model
+// fast mode (tests): small images, no extra views and a handful of steps — the same code path, a weaker
+// model. The full run is runImageExperiment's recipe (bench/vision-coffee.ts; ~10 min on one core).
 const sizes = settings.fast
-  ? { steps: 12, imageSize: 32, patchSize: 8, mergeFactor: 2, augmentCopies: 0 }
-  : { steps: 400, imageSize: 128, patchSize: 16, mergeFactor: 2, augmentCopies: 2 };
+  ? { steps: 12, imageSize: 32, patchSize: 8, mergeFactor: 2, views: 0 }
+  : { steps: 1200, imageSize: 128, patchSize: 8, mergeFactor: 4, views: 16 };
 showTable([{ images: imagesDir, ...sizes }], { title: "Experiment" });
 
 // %% [markdown]
 // ## Train, and measure before and after
 //
-// `runImageExperiment` prepares the image questions (`data prepare --format images`, 30 % held out,
-// the training split augmented), makes the two tiny towers, evaluates them untrained, fine-tunes
+// `runImageExperiment` prepares the image questions (`data prepare --format images --stratify`, 30 % of
+// every class held out), adds 16 random views (crops, flips, brightness) of each training photo, stretches
+// every photo to the tower's square, makes the two tiny towers, evaluates them untrained, fine-tunes
 // every tensor of both (vision, projector and language model — from random weights the encoder must
 // learn), and evaluates again. The loss chart is redrawn as training goes.
 
@@ -120,7 +122,7 @@ showMarkdown(`Wrote \`${written}\`.
 The same run from the command line, with any Gemma 3 GGUF and its mmproj:
 
 \`\`\`
-npx tunekit data prepare --format images --in ${imagesDir} --out data/coffee --eval-fraction 0.3 --augment "*=2"
+npx tunekit data prepare --format images --in ${imagesDir} --out data/coffee --eval-fraction 0.3 --stratify --augment "*=2"
 npx tunekit train --model gemma3.gguf --mmproj mmproj.gguf --data data/coffee/train.jsonl --target all-linear,vision --train-projector --out runs/vision
 npx tunekit eval --model gemma3.gguf --adapter runs/vision/adapter.gguf --mmproj runs/vision/mmproj.gguf --data data/coffee/eval.jsonl --plot confusion.html
 \`\`\``);
