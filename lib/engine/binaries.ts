@@ -86,7 +86,8 @@ export function findBinaryFolder(): BinaryFolder {
   // the probe of a source build (source-probe.ts) names the build it checks
   if (process.env.TUNEKIT_GGML_DIR)
     return sourceFolder(process.env.TUNEKIT_GGML_DIR, packageBinDir(`@node-llama-cpp/${arch}`) ?? "");
-  const choice = process.env.TUNEKIT_GGML ?? "prebuilt";
+  // default auto: a source build exists only when the user made one (tunekit engine build-cpu)
+  const choice = process.env.TUNEKIT_GGML ?? "auto";
   if (!["auto", "prebuilt", "source"].includes(choice))
     throw new EngineError(`TUNEKIT_GGML must be auto, prebuilt or source, got "${choice}"`);
   const forced = process.env.TUNEKIT_BACKEND as BinaryFlavor | undefined;

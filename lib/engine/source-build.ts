@@ -1,7 +1,8 @@
 // ggml's CPU backend built from the exact source of the pinned binaries (node-llama-cpp's gitRelease.bundle)
 // for this machine's CPU (-march=native, GCC or Clang), kept in a per-machine cache. The prebuilt CPU variants
 // are compiled for a family of CPUs; on some machines (DESIGN §1) the native build multiplies matrices much
-// faster. A build is only used after a probe in a child process ran it without crashing and got right answers.
+// faster, and the build adds tunekit's own kernels (source-patch.ts: an AVX-512 f32 GEMM). A build is only used
+// after a probe in a child process ran it without crashing and got right answers.
 //
 // The build is renamed apart from node-llama-cpp's libraries: its libraries carry versioned sonames
 // (libggml-base.so.0 …) and are loaded by path with RTLD_LOCAL, so node-llama-cpp's own libggml-base.so (soname
@@ -15,6 +16,7 @@ import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { EngineError } from "../util/errors.js";
 import { writeDirAtomically, writeFileAtomic } from "../util/atomic.js";
+import { kernelsHash, patchSources } from "./source-patch.js";
 
 /** The three libraries of a CPU-only ggml, by the soname the build gives them. */
 export const SOURCE_LIBRARIES = ["libggml-base.so.0", "libggml-cpu.so.0", "libggml.so.0"] as const;
@@ -44,6 +46,8 @@ export interface SourceBuildManifest {
   compiler: string;
   cmakeArgs: string[];
   builtAt: string;
+  /** Hash of tunekit's kernel sources compiled in (source-patch.ts). */
+  kernels?: string;
   /** Size and modification time of each library, to notice a changed file. */
   libraries: Record<string, { size: number; mtimeMs: number }>;
   probe?: ProbeResult;
@@ -128,6 +132,7 @@ export function findSourceBuild(dir = sourceBuildDir()): SourceBuild | undefined
     return undefined;
   }
   if (manifest.cpuKey !== cpuKey() || manifest.nodeLlamaCpp !== bundledSource().version) return undefined;
+  if (manifest.kernels !== kernelsHash()) return undefined;
   return { dir, libDir, manifest };
 }
 
@@ -277,7 +282,9 @@ export async function buildCpuEngine(o: BuildCpuOptions = {}): Promise<SourceBui
     "-DCMAKE_BUILD_RPATH_USE_ORIGIN=ON",
     "-DGGML_NATIVE=ON",
     "-DGGML_BACKEND_DL=OFF",
-    "-DGGML_OPENMP=ON",
+    // ggml's own thread pool, as in the prebuilt binaries: with OpenMP, processes crashed (SIGSEGV) at exit
+    // when the machine was loaded (3 of 8 probes, with or without tunekit's kernels)
+    "-DGGML_OPENMP=OFF",
     "-DLLAMA_BUILD_COMMON=OFF",
     "-DLLAMA_BUILD_TESTS=OFF",
     "-DLLAMA_BUILD_TOOLS=OFF",
@@ -298,6 +305,7 @@ export async function buildCpuEngine(o: BuildCpuOptions = {}): Promise<SourceBui
     const commit = spawnSync("git", ["-C", src, "rev-parse", "--short", "HEAD"], {
       encoding: "utf8",
     }).stdout.trim();
+    patchSources(src);
     await run("cmake", ["-S", src, "-B", build, ...cmakeArgs], { log });
     await run("cmake", ["--build", build, "-j", String(jobs), "--target", "ggml-base", "ggml-cpu", "ggml"], {
       log,
@@ -319,6 +327,7 @@ export async function buildCpuEngine(o: BuildCpuOptions = {}): Promise<SourceBui
         cpuKey: cpuKey(),
         compiler,
         cmakeArgs,
+        kernels: kernelsHash(),
         builtAt: new Date().toISOString(),
         libraries: libraryStats(libDir),
       };
