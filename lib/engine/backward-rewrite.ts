@@ -4,6 +4,7 @@
 // ggml_build_backward_expand (DESIGN §1/§8), so the gradients keep their tensors and accumulators.
 import { EngineError } from "../util/errors.js";
 import { GgmlType } from "../gguf/ggml-types.js";
+import { getBackend } from "./backend.js";
 import { ggml, type Ptr } from "./ffi.js";
 import { Graph } from "./graph.js";
 import { GgmlOp } from "./op-codes.js";
@@ -45,6 +46,15 @@ export function rewriteQuantizedBackward(graph: Graph, transposed: Map<bigint, T
 // dominated by call overhead: a LoRA B gradient [16 × 576] over 1024 tokens took ~6 ms against ~0.5 ms for
 // the same products with 576-float rows.
 const SHORT_ROW = 64;
+// With tunekit's packed f32 GEMM (source build, AVX-512: kernels/tk-sgemm.c) a MUL_MAT also beats OUT_PROD on
+// the long-row product a·bᵀ when a is small (a LoRA A: dX through [576 × 16] took 0.16 ms instead of 0.31 ms);
+// ggml's prebuilt tinyBLAS was 2.4× slower than OUT_PROD there, so the prebuilt keeps OUT_PROD.
+const SMALL_OPERAND = 1 << 16;
+
+/** Whether the loaded ggml multiplies f32 with tunekit's packed GEMM (a source build on an AVX-512 CPU). */
+export function hasPackedF32Gemm(): boolean {
+  return ggml().folder.source && !!getBackend().cpuFeatures.AVX512;
+}
 
 /**
  * Rewrites the f32 OUT_PRODs with short rows (out[i, j] = Σ_t a[i, t]·b[j, t] with few i — LoRA's rank side)
@@ -52,8 +62,9 @@ const SHORT_ROW = 64;
  * - a·bᵀ where b = transpose(g) of a contiguous g: MUL_MAT(cont(aᵀ), g) — the copy is of a, which is small;
  * - otherwise, when b has long rows and the same batch dims: CONT(transpose(OUT_PROD(b, a))) — the same
  *   products with b's long rows, then a small transposed copy of the [j, i] result.
- * Products with long rows are left to OUT_PROD (transposing their activations costs more than it saves), as
- * are products whose copy would be of a frozen weight. Returns the number of nodes rewritten; stops early,
+ * Products with long rows are left to OUT_PROD (transposing their activations costs more than it saves) except
+ * the first form with a small a under the packed GEMM (SMALL_OPERAND), as are products whose copy would be of a
+ * frozen weight. Returns the number of nodes rewritten; stops early,
  * never aborting, when the graph or its context has no room for the new nodes.
  */
 export function rewriteOutProducts(graph: Graph): number {
@@ -63,6 +74,7 @@ export function rewriteOutProducts(graph: Graph): number {
   const order: Tensor[] = [];
   let room = Math.min(graph.size - nodes.length, ctx.room);
   let count = 0;
+  const packedGemm = hasPackedF32Gemm();
   const add = (p: Ptr): Tensor => {
     const t = new Tensor(p);
     // ggml's CPU backend skips nodes without the COMPUTE flag, which only its graph builder sets
@@ -74,11 +86,12 @@ export function rewriteOutProducts(graph: Graph): number {
     const a = node.op === GgmlOp.OUT_PROD ? node.src(0) : null;
     const b = a ? node.src(1) : null;
     const f32 = a?.type === GgmlType.F32 && b?.type === GgmlType.F32 && node.type === GgmlType.F32;
-    if (!a || !b || !f32 || node.ne[0] >= SHORT_ROW || room < 2) {
+    const inner = b?.op === GgmlOp.TRANSPOSE ? b.src(0)! : null;
+    const smallA = packedGemm && !!a && a.nelements <= SMALL_OPERAND;
+    if (!a || !b || !f32 || (node.ne[0] >= SHORT_ROW && !(inner && smallA)) || room < 2) {
       order.push(node);
       continue;
     }
-    const inner = b.op === GgmlOp.TRANSPOSE ? b.src(0)! : null;
     const frozen = a.op === GgmlOp.NONE && (a.flags & TensorFlag.PARAM) === 0 && a.nelements > 1 << 16;
     if (inner && inner.isContiguous && !frozen) {
       ctx.reserve(2);
