@@ -1,6 +1,7 @@
 // LoRA training-step speed: tunekit (f32 base and quantized bases) against the same step in PyTorch, on the
 // SmolLM2-135M shape by default. Usage: npx tsx bench/train.ts [--small] [--steps N] [--threads T]
-// --small uses a 4-layer model of the same width for a quick run.
+// --small uses a 4-layer model of the same width for a quick run; --backward-copy bf16 (or f16, f32) sets the
+// type of the frozen base's transposed copies (TrainConfig.backwardCopy).
 import { existsSync, mkdirSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
@@ -14,6 +15,8 @@ const flag = (name: string, def: number) => {
   return i >= 0 ? Number(args[i + 1]) : def;
 };
 const small = args.includes("--small");
+const copyAt = args.indexOf("--backward-copy");
+const backwardCopy = (copyAt >= 0 ? args[copyAt + 1] : "auto") as "auto" | "f16" | "bf16" | "f32";
 const shape = { dim: 576, layers: small ? 4 : 30, heads: 9, kvHeads: 3, ffn: 1536, vocab: 49152 };
 const run = { seq: 256, batch: 4, r: 16, threads: flag("--threads", 2), steps: flag("--steps", 2) };
 
@@ -33,6 +36,7 @@ for (const base of ["none", "q8_0", "q4_k"] as const) {
     batch: run.batch,
     loraR: run.r,
     quantizeBase: base,
+    backwardCopy,
     threads: run.threads,
     steps: run.steps,
   });
