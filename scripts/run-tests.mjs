@@ -19,7 +19,11 @@ if (files.length === 0) {
   console.error("no test files matched");
   process.exit(1);
 }
+// The suite compares tunekit with llama.cpp run on node-llama-cpp's prebuilt ggml, several checks to the last
+// bit, so it runs on the same prebuilt kernels even where a native build exists (a source build sums f32
+// products in another order; .ci/run runs the engine tests on it separately). TUNEKIT_GGML set by the caller wins.
 const r = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=1", ...files], {
   stdio: "inherit",
+  env: { ...process.env, TUNEKIT_GGML: process.env.TUNEKIT_GGML ?? "prebuilt" },
 });
 process.exit(r.status ?? 1);

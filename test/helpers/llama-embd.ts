@@ -25,7 +25,7 @@ export function harnessUnavailable(): string | undefined {
 }
 
 function binary(): string {
-  const hash = createHash("sha256").update(readFileSync(SOURCE)).digest("hex").slice(0, 12);
+  const hash = createHash("sha256").update(readFileSync(SOURCE)).update(BINS).digest("hex").slice(0, 12);
   const dir = join(tmpdir(), `tunekit-llama-embd-${hash}`);
   const exe = join(dir, "llama-embd-harness");
   if (existsSync(exe)) return exe;

@@ -1,7 +1,7 @@
 // Gemma 3's vision tower (SigLIP + gemma3 projector) against llama.cpp's own clip code (tools/mtmd compiled
 // from the bundled source by test/helpers/llama-mtmd.ts — about a minute the first time on 2 idle cores, cached
 // afterwards): output embeddings for the same preprocessed image (the issue's target is ≤ 1e-3 relative;
-// llama.cpp's numbers are reproduced exactly, so the tests ask ≤ 1e-6), the gemma3 preprocessing bit for bit,
+// llama.cpp's numbers are reproduced exactly on the same kernels, so the tests ask ≤ 1e-6 there), the gemma3 preprocessing bit for bit,
 // our mmproj files loading in clip and mtmd, batches, and gradients of the trainable graph against finite
 // differences.
 import { test } from "node:test";
@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
+import { hasPackedF32Gemm } from "../../lib/engine/backward-rewrite.js";
 import { openGguf } from "../../lib/gguf/index.js";
 import { GgmlType } from "../../lib/gguf/ggml-types.js";
 import { Context, Graph, GradientState, Ops, buildBackward, markTrainable } from "../../lib/engine/index.js";
@@ -39,6 +40,11 @@ import {
   clipPreprocessRgb,
   mtmdRun,
 } from "../helpers/llama-mtmd.js";
+
+// llama.cpp's numbers are reproduced exactly when both run ggml's prebuilt kernels; tunekit's own f32 GEMM (a
+// source build on an AVX-512 CPU) sums products in another order: 1e-5-level differences, still far inside
+// the issue's 1e-3
+const SAME_KERNELS = hasPackedF32Gemm() ? 1e-4 : 1e-6;
 
 const noHarness = clipHarnessUnavailable();
 const shared = sharedDir();
@@ -154,14 +160,14 @@ for (const [i, c] of CASES.entries())
       const ours = model.encode(a);
       const err = relErr(ours, refA);
       console.log(`  ${c.name}: max |Δ| / max |ref| = ${err.toExponential(2)} (inference graph)`);
-      assert.ok(err <= 1e-6, `inference graph: ${err}`);
+      assert.ok(err <= SAME_KERNELS, `inference graph: ${err}`);
       // control: the comparison tells images apart
       assert.ok(relErr(refB, refA) > 0.05);
       // a batch of two gives each image's own tokens
       const batch = model.encode(Float32Array.from([...a, ...b]));
       const per = nImageTokens(config) * config.projectionDim;
-      assert.ok(relErr(batch.subarray(0, per), refA) <= 1e-6);
-      assert.ok(relErr(batch.subarray(per), refB) <= 1e-6);
+      assert.ok(relErr(batch.subarray(0, per), refA) <= SAME_KERNELS);
+      assert.ok(relErr(batch.subarray(per), refB) <= SAME_KERNELS);
       // the differentiable graph (f32 patch embedding, GELU-tanh from ops with backward) meets the target too
       const train = trainingGraphOutput(config, model.weights, a);
       const errTrain = relErr(train, refA);
@@ -369,7 +375,7 @@ test("saveMmproj writes trained weights that load back identically (f32) and as 
       assert.equal(h.weights.get("v.blk.0.attn_q.weight").type, GgmlType.F16);
       const err = relErr(h.encode(px), before);
       assert.ok(err > 0 && err < 1e-2, `f16 copy: ${err}`);
-      if (!noHarness) assert.ok(relErr(h.encode(px), clipEncode(half, px, 64).embeddings) <= 1e-6);
+      if (!noHarness) assert.ok(relErr(h.encode(px), clipEncode(half, px, 64).embeddings) <= SAME_KERNELS);
     } finally {
       h.dispose();
     }
@@ -432,7 +438,7 @@ test(
       const ours = model.encode(preprocessRgb(rgb, w, h, model.config));
       const err = relErr(ours, run.imageEmbeddings);
       console.log(`  mtmd soft tokens vs ours (preprocessing + encoder): ${err.toExponential(2)}`);
-      assert.ok(err <= 1e-6);
+      assert.ok(err <= SAME_KERNELS);
     } finally {
       model.dispose();
     }
@@ -468,7 +474,7 @@ test("a q8_0 mmproj: clip and tunekit compute the same soft tokens", { skip: noH
     assert.equal(model.weights.get("mm.input_projection.weight").type, GgmlType.F16);
     const px = syntheticPixels(config.imageSize, 0.9);
     const err = relErr(model.encode(px), clipEncode(q8, px, config.imageSize).embeddings);
-    assert.ok(err <= 1e-6, `q8_0: ${err}`);
+    assert.ok(err <= SAME_KERNELS, `q8_0: ${err}`);
   } finally {
     model.dispose();
   }
