@@ -7,6 +7,9 @@ import { join } from "node:path";
 import { fixture, skip } from "./helpers.js";
 
 const CLI = ["--import", "tsx", "lib/cli/main.ts", "train"];
+// long enough that the run is still going when the test sees the first checkpoint (step 4) and kills it: with
+// 10 steps a fast machine finished in the 20 ms between two polls
+const STEPS = 80;
 
 function args(f: Awaited<ReturnType<typeof fixture>>, out: string) {
   return [
@@ -17,7 +20,7 @@ function args(f: Awaited<ReturnType<typeof fixture>>, out: string) {
     "--out",
     join(f.dir, out),
     "--max-steps",
-    "10",
+    String(STEPS),
     "--batch",
     "2",
     "--max-seq",
@@ -25,7 +28,7 @@ function args(f: Awaited<ReturnType<typeof fixture>>, out: string) {
     "--lr",
     "3e-3",
     "--save-every",
-    "2",
+    "4",
     "--seed",
     "5",
     "--json",
@@ -71,9 +74,9 @@ test(
       encoding: "utf8",
     });
     assert.equal(resumed.status, 0, resumed.stderr);
-    const a = lossAt(join(f.dir, "whole"), 10);
-    const b = lossAt(join(f.dir, "killed"), 10);
-    console.log(`loss at step 10: uninterrupted ${a}, killed+resumed ${b}`);
+    const a = lossAt(join(f.dir, "whole"), STEPS);
+    const b = lossAt(join(f.dir, "killed"), STEPS);
+    console.log(`loss at step ${STEPS}: uninterrupted ${a}, killed+resumed ${b}`);
     assert.equal(b, a);
   },
 );
