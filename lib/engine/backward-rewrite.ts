@@ -1,7 +1,8 @@
 // Rewrites of the backward graph ggml's autograd builds. ggml differentiates MUL_MAT into OUT_PROD nodes,
 // and the CPU OUT_PROD is a plain loop of row updates (no blocking, no GEMM kernel): in a LoRA step of the
-// SmolLM2-135M shape its ~960 nodes took 27 % of the step, mostly in the LoRA products with rank-long rows. Both rewrites change nodes in place after
-// ggml_build_backward_expand (DESIGN §1/§8), so the gradients keep their tensors and accumulators.
+// SmolLM2-135M shape its ~960 nodes took 27 % of the step, mostly in the LoRA products with rank-long rows.
+// Both rewrites change nodes in place after ggml_build_backward_expand (DESIGN §1/§8), so the gradients keep
+// their tensors and accumulators.
 import { EngineError } from "../util/errors.js";
 import { GgmlType } from "../gguf/ggml-types.js";
 import { getBackend } from "./backend.js";
@@ -46,9 +47,10 @@ export function rewriteQuantizedBackward(graph: Graph, transposed: Map<bigint, T
 // dominated by call overhead: a LoRA B gradient [16 × 576] over 1024 tokens took ~6 ms against ~0.5 ms for
 // the same products with 576-float rows.
 const SHORT_ROW = 64;
+// An operand this small is cheap to copy transposed every step (a LoRA A or B); a frozen weight above it is not.
 // With tunekit's packed f32 GEMM (source build, AVX-512: kernels/tk-sgemm.c) a MUL_MAT also beats OUT_PROD on
-// the long-row product a·bᵀ when a is small (a LoRA A: dX through [576 × 16] took 0.16 ms instead of 0.31 ms);
-// ggml's prebuilt tinyBLAS was 2.4× slower than OUT_PROD there, so the prebuilt keeps OUT_PROD.
+// the long-row product a·bᵀ when a is this small (a LoRA A: dX through [576 × 16] took 0.16 ms instead of
+// 0.31 ms); ggml's prebuilt tinyBLAS was 2.4× slower than OUT_PROD there, so the prebuilt keeps OUT_PROD.
 const SMALL_OPERAND = 1 << 16;
 
 /** Whether the loaded ggml multiplies f32 with tunekit's packed GEMM (a source build on an AVX-512 CPU). */
@@ -64,8 +66,8 @@ export function hasPackedF32Gemm(): boolean {
  *   products with b's long rows, then a small transposed copy of the [j, i] result.
  * Products with long rows are left to OUT_PROD (transposing their activations costs more than it saves) except
  * the first form with a small a under the packed GEMM (SMALL_OPERAND), as are products whose copy would be of a
- * frozen weight. Returns the number of nodes rewritten; stops early,
- * never aborting, when the graph or its context has no room for the new nodes.
+ * frozen weight. Returns the number of nodes rewritten; stops early, never aborting, when the graph or its
+ * context has no room for the new nodes.
  */
 export function rewriteOutProducts(graph: Graph): number {
   const ctx = graph.ctx;
@@ -92,7 +94,7 @@ export function rewriteOutProducts(graph: Graph): number {
       order.push(node);
       continue;
     }
-    const frozen = a.op === GgmlOp.NONE && (a.flags & TensorFlag.PARAM) === 0 && a.nelements > 1 << 16;
+    const frozen = a.op === GgmlOp.NONE && (a.flags & TensorFlag.PARAM) === 0 && a.nelements > SMALL_OPERAND;
     if (inner && inner.isContiguous && !frozen) {
       ctx.reserve(2);
       const at = add(g.ggml_cont(ctx.ptr, add(g.ggml_transpose(ctx.ptr, a.ptr)).ptr));
