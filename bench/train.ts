@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { newModelGguf } from "../lib/models/new-model.js";
 import { benchTrain } from "../lib/train/bench.js";
+import { BACKWARD_COPIES, type TrainConfig } from "../lib/train/config.js";
 
 const args = process.argv.slice(2);
 const flag = (name: string, def: number) => {
@@ -16,7 +17,9 @@ const flag = (name: string, def: number) => {
 };
 const small = args.includes("--small");
 const copyAt = args.indexOf("--backward-copy");
-const backwardCopy = (copyAt >= 0 ? args[copyAt + 1] : "auto") as "auto" | "f16" | "bf16" | "f32";
+const backwardCopy = (copyAt >= 0 ? args[copyAt + 1] : "auto") as TrainConfig["backwardCopy"];
+if (!BACKWARD_COPIES.includes(backwardCopy))
+  throw new Error(`--backward-copy: one of ${BACKWARD_COPIES.join(", ")}`);
 const shape = { dim: 576, layers: small ? 4 : 30, heads: 9, kvHeads: 3, ffn: 1536, vocab: 49152 };
 const run = { seq: 256, batch: 4, r: 16, threads: flag("--threads", 2), steps: flag("--steps", 2) };
 

@@ -4,6 +4,9 @@ import { readFileSync } from "node:fs";
 import { InputError } from "../util/errors.js";
 import type { SchedulerName } from "./schedule.js";
 
+/** Types of the frozen base's transposed copies (TrainConfig.backwardCopy). */
+export const BACKWARD_COPIES = ["auto", "f16", "bf16", "f32"] as const;
+
 export interface TrainConfig {
   /** Base model GGUF. */
   model: string;
@@ -37,7 +40,7 @@ export interface TrainConfig {
    * f16/bf16 bases, exact f32 for f32 matrices up to 16384 outputs), f16, bf16 (~1.6× faster than f16 on CPUs
    * with AVX512_BF16, ~8× the gradient rounding error), or f32 (exact, twice the memory of f16).
    */
-  backwardCopy: "auto" | "f16" | "bf16" | "f32";
+  backwardCopy: (typeof BACKWARD_COPIES)[number];
   epochs: number;
   /** Stop after this many optimizer steps (0: run all epochs). */
   maxSteps: number;
@@ -116,7 +119,7 @@ function normaliseKey(k: string): string {
 const ENUMS: Partial<Record<keyof TrainConfig, readonly string[]>> = {
   method: ["lora", "full"],
   quantizeBase: ["none", "q8_0", "q4_k", "q4_0"],
-  backwardCopy: ["auto", "f16", "bf16", "f32"],
+  backwardCopy: BACKWARD_COPIES,
   scheduler: ["constant", "linear", "cosine"],
   trainOn: ["assistant", "all"],
   optim: ["adamw", "adamw_8bit"],

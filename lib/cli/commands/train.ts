@@ -1,7 +1,7 @@
 // train, estimate, bench train.
 import type { Command } from "commander";
 import { SingleBar, Presets } from "cli-progress";
-import { resolveTrainConfig, type TrainConfig } from "../../train/config.js";
+import { BACKWARD_COPIES, resolveTrainConfig, type TrainConfig } from "../../train/config.js";
 import { train } from "../../train/trainer.js";
 import { estimateRun } from "../../train/estimate.js";
 import { benchTrain } from "../../train/bench.js";
@@ -196,8 +196,8 @@ export function register(program: Command): void {
         ) => {
           if (!["none", "q8_0", "q4_k"].includes(o.quantizeBase))
             throw new InputError(`--quantize-base must be none, q8_0 or q4_k`);
-          if (!["auto", "f16", "bf16", "f32"].includes(o.backwardCopy))
-            throw new InputError(`--backward-copy must be auto, f16, bf16 or f32`);
+          if (!(BACKWARD_COPIES as readonly string[]).includes(o.backwardCopy))
+            throw new InputError(`--backward-copy must be one of ${BACKWARD_COPIES.join(", ")}`);
           const r = await benchTrain({
             ...o,
             quantizeBase: o.quantizeBase as "none" | "q8_0" | "q4_k",
