@@ -7,8 +7,8 @@ import { ggml } from "./ffi.js";
 import { rewriteOutProducts, rewriteQuantizedBackward } from "./backward-rewrite.js";
 import { Graph } from "./graph.js";
 import { GgmlOp } from "./op-codes.js";
-import { MAX_SRC, Tensor, TensorFlag } from "./tensor.js";
-import { checkGradientLayouts } from "./backward-layout.js";
+import { Tensor, TensorFlag } from "./tensor.js";
+import { checkGradientLayouts, gradientNodes } from "./backward-layout.js";
 
 /** Persistent gradient state for a set of trainable parameters. */
 export class GradientState {
@@ -87,8 +87,7 @@ export function buildBackward(
     throw new EngineError(
       `parameters not used by the graph (or marked after building it): ${missing.join(", ")}`,
     );
-  checkBackwardSupported(graph);
-  checkGradientLayouts(graph);
+  checkGradientLayouts(graph, checkBackwardSupported(graph));
   // The backward pass roughly triples the node count; check the budget before ggml asserts on it.
   if (n * 4 > graph.size)
     throw new EngineError(`graph size ${graph.size} too small for backward of ${n} nodes`);
@@ -174,27 +173,14 @@ const BACKWARD_GLU = new Set([2]);
 
 /**
  * Walks the forward graph the way ggml_build_backward_expand will, and refuses (instead of letting ggml abort)
- * when a node on the gradient path has no backward or takes a gradient through a non-float input.
+ * when a node on the gradient path has no backward or takes a gradient through a non-float input. Returns the
+ * nodes that get a gradient ({@link gradientNodes}).
  */
-export function checkBackwardSupported(graph: Graph): void {
-  const needs = new Set<bigint>();
+export function checkBackwardSupported(graph: Graph): Set<bigint> {
+  const needs = gradientNodes(graph);
   for (const node of graph.nodes()) {
-    if (node.type === GgmlType.I32) continue;
-    let need = (node.flags & (TensorFlag.PARAM | TensorFlag.LOSS)) !== 0;
+    if (!needs.has(node.ptr)) continue;
     const op = node.op;
-    for (let j = 0; j < MAX_SRC; j++) {
-      const src = node.src(j);
-      if (!src || !needs.has(src.ptr)) continue;
-      const ignored =
-        (j === 1 && (op === GgmlOp.CPY || op === GgmlOp.GET_ROWS || op === GgmlOp.ROPE)) ||
-        (j === 0 && op === GgmlOp.UNARY && [1, 3].includes(node.opParam(0)));
-      if (ignored) continue;
-      if (src.type !== GgmlType.F32 && src.type !== GgmlType.F16)
-        throw new EngineError(`backward: ${node} takes a gradient through ${src} of type ${src.typeName}`);
-      need = true;
-    }
-    if (!need) continue;
-    needs.add(node.ptr);
     if (op === GgmlOp.MUL_MAT) {
       // ggml's MUL_MAT backward for a broadcast src0 only handles src1 with ne[3] == 1 (GGML_ASSERT)
       const a = node.src(0)!;
@@ -218,4 +204,5 @@ export function checkBackwardSupported(graph: Graph): void {
         `backward: ggml has no gradient for ${what} (node ${node}); use a differentiable form`,
       );
   }
+  return needs;
 }

@@ -61,21 +61,32 @@ function satisfies(l: Layout, need: Need): boolean {
   }
 }
 
-/** Which nodes ggml will compute a gradient for (grads_needed of ggml_build_backward_expand). */
-function gradientNodes(graph: Graph): Set<bigint> {
+/**
+ * Which nodes ggml will compute a gradient for (grads_needed of ggml_build_backward_expand, with its rules for
+ * sources that take no gradient). ggml asserts that a gradient only passes through f32/f16 tensors: such a
+ * graph is refused here instead.
+ */
+export function gradientNodes(graph: Graph): Set<bigint> {
   const needs = new Set<bigint>();
   for (const node of graph.nodes()) {
     if (node.type === GgmlType.I32) continue;
     let need = (node.flags & (TensorFlag.PARAM | TensorFlag.LOSS)) !== 0;
     const op = node.op;
-    for (let j = 0; j < MAX_SRC && !need; j++) {
+    for (let j = 0; j < MAX_SRC; j++) {
       const src = node.src(j);
       if (!src || !needs.has(src.ptr)) continue;
       const ignored =
         (j === 0 && (op === GgmlOp.IM2COL || op === GgmlOp.IM2COL_BACK)) ||
-        (j === 1 && (op === GgmlOp.CPY || op === GgmlOp.GET_ROWS || op === GgmlOp.ROPE)) ||
+        (j === 1 &&
+          (op === GgmlOp.CPY ||
+            op === GgmlOp.GET_ROWS ||
+            op === GgmlOp.GET_ROWS_BACK ||
+            op === GgmlOp.ROPE)) ||
         (j === 0 && op === GgmlOp.UNARY && [1, 3].includes(node.opParam(0)));
-      if (!ignored) need = true;
+      if (ignored) continue;
+      if (src.type !== GgmlType.F32 && src.type !== GgmlType.F16)
+        throw new EngineError(`backward: ${node} takes a gradient through ${src} of type ${src.typeName}`);
+      need = true;
     }
     if (need) needs.add(node.ptr);
   }
@@ -85,10 +96,9 @@ function gradientNodes(graph: Graph): Set<bigint> {
 /**
  * Refuses (EngineError) a graph whose backward pass would build or compute an op on a gradient laid out in a
  * way that op cannot take. Call after the graph is built with its parameters and loss marked, before
- * ggml_build_backward_expand.
+ * ggml_build_backward_expand; `needs` is the graph's {@link gradientNodes}.
  */
-export function checkGradientLayouts(graph: Graph): void {
-  const needs = gradientNodes(graph);
+export function checkGradientLayouts(graph: Graph, needs: Set<bigint>): void {
   const grads = new Map<bigint, Layout>();
   // parameters and the loss start from their (contiguous) accumulators, added to in place
   const accumulated = new Set<bigint>();
