@@ -5,8 +5,8 @@
 // and runs a 32 × 12 register tile: ~80 % of the peak on the same shape (bench/RESULTS.md).
 //
 // C[n][m] = Σ_k W[m][k] · X[n][k] — W: M × K rows (lda), X: N × K rows (ldb), C: N × M rows (ldc); the layout of
-// ggml's MUL_MAT (src0 = W, src1 = X, dst = C). Every thread of the node calls it with its index: the M rows are
-// split between threads in whole 32-row panels, so threads write disjoint parts of C and need no barrier.
+// ggml's MUL_MAT (src0 = W, src1 = X, dst = C). Every thread of the node calls it with its index and computes
+// whole 32-row or 12-column panels of C (tk_sgemm_f32), so threads write disjoint parts of C and need no barrier.
 // Valid C and C++ (it is compiled inside sgemm.cpp and, for the tests, alone as C).
 #include <immintrin.h>
 #include <stdint.h>
@@ -71,36 +71,23 @@ static inline void tk_micro(const float *a, const float *b, int64_t kc, float *C
   }
   __m512 acc[TK_NR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51},
                        {c60, c61}, {c70, c71}, {c80, c81}, {c90, c91}, {ca0, ca1}, {cb0, cb1}};
-  if (mrows == TK_MR) {
-    for (int64_t j = 0; j < ncols; j++) {
-      float *c = C + j * ldc;
-      if (first) {
-        _mm512_storeu_ps(c, acc[j][0]);
-        _mm512_storeu_ps(c + 16, acc[j][1]);
-      } else {
-        _mm512_storeu_ps(c, _mm512_add_ps(_mm512_loadu_ps(c), acc[j][0]));
-        _mm512_storeu_ps(c + 16, _mm512_add_ps(_mm512_loadu_ps(c + 16), acc[j][1]));
-      }
+  // masks of the rows that exist (all 32 but in the last panel of an M that is not a multiple of 32)
+  __mmask16 m0 = mrows >= 16 ? 0xFFFF : (__mmask16)((1u << mrows) - 1);
+  __mmask16 m1 = mrows <= 16 ? 0 : (__mmask16)((1u << (mrows - 16)) - 1);
+  for (int64_t j = 0; j < ncols; j++) {
+    float *c = C + j * ldc;
+    __m512 v0 = acc[j][0], v1 = acc[j][1];
+    if (!first) {
+      v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c), v0);
+      v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + 16), v1);
     }
-  } else {
-    __mmask16 m0 = mrows >= 16 ? 0xFFFF : (__mmask16)((1u << mrows) - 1);
-    __mmask16 m1 = mrows <= 16 ? 0 : (__mmask16)((1u << (mrows - 16)) - 1);
-    for (int64_t j = 0; j < ncols; j++) {
-      float *c = C + j * ldc;
-      __m512 v0 = acc[j][0], v1 = acc[j][1];
-      if (!first) {
-        v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c), v0);
-        v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + 16), v1);
-      }
-      _mm512_mask_storeu_ps(c, m0, v0);
-      _mm512_mask_storeu_ps(c + 16, m1, v1);
-    }
+    _mm512_mask_storeu_ps(c, m0, v0);
+    _mm512_mask_storeu_ps(c + 16, m1, v1);
   }
 }
 
 // Packing buffers of each thread index, kept between calls (a training step makes hundreds of calls). Indexed
-// by ggml's thread index rather than thread-local: ggml runs one graph at a time per backend, and TLS in a
-// dlopen'ed library crashed processes at exit under load.
+// by ggml's thread index (ggml runs one graph at a time per backend), so no thread-local storage is needed.
 #define TK_MAX_THREADS 256
 static float *tk_buf[TK_MAX_THREADS][2];
 static size_t tk_cap[TK_MAX_THREADS][2];
