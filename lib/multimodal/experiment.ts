@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { basename, dirname, extname } from "node:path";
-import sharp from "sharp";
+import sharp, { type Sharp } from "sharp";
 import { writeFileAtomic } from "../util/atomic.js";
 import { SeededRandom } from "../data/random.js";
 import type { ChatRecord } from "../data/record.js";
@@ -263,38 +263,6 @@ function disjointPhotos(dataDir: string): ImageExperimentResult["leakCheck"] {
   return { trainPhotos: train.size, evalPhotos: held.size, shared };
 }
 
-/** Appends mirrored copies of every training record's images to train.jsonl (images/mirrored/), shuffled in. */
-async function addMirroredCopies(trainFile: string, seed: number): Promise<void> {
-  const base = dirname(trainFile);
-  const records = readFileSync(trainFile, "utf8")
-    .split("\n")
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as ChatRecord);
-  mkdirSync(join(base, "images", "mirrored"), { recursive: true });
-  const out: ChatRecord[] = [...records];
-  for (const [k, r] of records.entries())
-    for (const [tag, flip, flop] of [
-      ["h", false, true],
-      ["v", true, false],
-      ["hv", true, true],
-    ] as const) {
-      const copy = await Promise.all(
-        imagePathsOf(r).map(async (p) => {
-          const rel = `images/mirrored/${k}-${tag}-${basename(p, extname(p))}.png`;
-          let img = sharp(join(base, p));
-          if (flip) img = img.flip();
-          if (flop) img = img.flop();
-          await img.png().toFile(join(base, rel));
-          return [p, rel] as const;
-        }),
-      );
-      const rename = new Map(copy);
-      out.push(mapImagePaths(r, (p) => rename.get(p) ?? p));
-    }
-  const shuffled = new SeededRandom(seed + 17).shuffle(out);
-  writeFileAtomic(trainFile, shuffled.map((r) => JSON.stringify(r)).join("\n") + "\n");
-}
-
 function readRecords(file: string): ChatRecord[] {
   return readFileSync(file, "utf8")
     .split("\n")
@@ -303,41 +271,31 @@ function readRecords(file: string): ChatRecord[] {
 }
 
 /**
- * Adds `views` random views of every training photo (images/views/): a random crop of 0.8–1 of the width
- * and of the height, random flips, brightness ×0.9–1.1 — each drawn from the original photo (stretched to
- * `square` × `square` when given). Records already in the file (originals, colour-augmented copies) stay;
- * only train.jsonl is read, so no held-out photo is ever viewed.
+ * Appends `count` variants of every record of train.jsonl (but those `skip` names): each image passes through
+ * `variant` and is written as images/<dir>/<record>-<variant>-<name>.png. The file is then shuffled (seeded).
+ * Only train.jsonl is read, so no held-out photo is ever varied.
  */
-async function addRandomViews(
+async function appendImageVariants(
   trainFile: string,
-  views: number,
-  seed: number,
-  square?: number,
+  o: {
+    dir: string;
+    count: number;
+    shuffleSeed: number;
+    skip?: (r: ChatRecord) => boolean;
+    variant: (file: string, v: number) => Promise<Sharp>;
+  },
 ): Promise<void> {
   const base = dirname(trainFile);
   const records = readRecords(trainFile);
-  mkdirSync(join(base, "images", "views"), { recursive: true });
+  mkdirSync(join(base, "images", o.dir), { recursive: true });
   const out: ChatRecord[] = [...records];
-  const rng = new SeededRandom(seed * 7919 + 31);
   for (const [k, r] of records.entries()) {
-    if (/images\/augmented\//.test(JSON.stringify(r))) continue;
-    for (let v = 0; v < views; v++) {
+    if (o.skip?.(r)) continue;
+    for (let v = 0; v < o.count; v++) {
       const copy = await Promise.all(
         imagePathsOf(r).map(async (p) => {
-          const rel = `images/views/${k}-${v}-${basename(p, extname(p))}.png`;
-          const meta = await sharp(join(base, p)).metadata();
-          const W = meta.width ?? 0;
-          const H = meta.height ?? 0;
-          const w = Math.max(1, Math.round(W * rng.uniform(0.8, 1)));
-          const h = Math.max(1, Math.round(H * rng.uniform(0.8, 1)));
-          const left = rng.int(W - w + 1);
-          const top = rng.int(H - h + 1);
-          let img = sharp(join(base, p)).extract({ left, top, width: w, height: h });
-          if (rng.next() < 0.5) img = img.flop();
-          if (rng.next() < 0.5) img = img.flip();
-          img = img.modulate({ brightness: rng.uniform(0.9, 1.1) });
-          if (square) img = img.resize(square, square, { fit: "fill" });
-          await img.png().toFile(join(base, rel));
+          const rel = `images/${o.dir}/${k}-${v}-${basename(p, extname(p))}.png`;
+          await (await o.variant(join(base, p), v)).png().toFile(join(base, rel));
           return [p, rel] as const;
         }),
       );
@@ -345,8 +303,63 @@ async function addRandomViews(
       out.push(mapImagePaths(r, (p) => rename.get(p) ?? p));
     }
   }
-  const shuffled = new SeededRandom(seed + 23).shuffle(out);
+  const shuffled = new SeededRandom(o.shuffleSeed).shuffle(out);
   writeFileAtomic(trainFile, shuffled.map((r) => JSON.stringify(r)).join("\n") + "\n");
+}
+
+/** Appends mirrored copies (left-right, top-bottom, both) of every training record (images/mirrored/). */
+async function addMirroredCopies(trainFile: string, seed: number): Promise<void> {
+  const mirrors = [
+    [false, true],
+    [true, false],
+    [true, true],
+  ] as const;
+  await appendImageVariants(trainFile, {
+    dir: "mirrored",
+    count: mirrors.length,
+    shuffleSeed: seed + 17,
+    variant: async (file, v) => {
+      const [flip, flop] = mirrors[v];
+      let img = sharp(file);
+      if (flip) img = img.flip();
+      if (flop) img = img.flop();
+      return img;
+    },
+  });
+}
+
+/**
+ * Adds `views` random views of every training photo (images/views/): a random crop of 0.8–1 of the width
+ * and of the height, random flips, brightness ×0.9–1.1 — each drawn from the original photo (stretched to
+ * `square` × `square` when given). Records already in the file (originals, colour-augmented copies) stay.
+ */
+async function addRandomViews(
+  trainFile: string,
+  views: number,
+  seed: number,
+  square?: number,
+): Promise<void> {
+  const rng = new SeededRandom(seed * 7919 + 31);
+  await appendImageVariants(trainFile, {
+    dir: "views",
+    count: views,
+    shuffleSeed: seed + 23,
+    skip: (r) => /images\/augmented\//.test(JSON.stringify(r)),
+    variant: async (file) => {
+      const meta = await sharp(file).metadata();
+      const W = meta.width ?? 0;
+      const H = meta.height ?? 0;
+      const w = Math.max(1, Math.round(W * rng.uniform(0.8, 1)));
+      const h = Math.max(1, Math.round(H * rng.uniform(0.8, 1)));
+      const left = rng.int(W - w + 1);
+      const top = rng.int(H - h + 1);
+      let img = sharp(file).extract({ left, top, width: w, height: h });
+      if (rng.next() < 0.5) img = img.flop();
+      if (rng.next() < 0.5) img = img.flip();
+      img = img.modulate({ brightness: rng.uniform(0.9, 1.1) });
+      return square ? img.resize(square, square, { fit: "fill" }) : img;
+    },
+  });
 }
 
 /** Rewrites every image of the file's records as a size × size stretched PNG (images/square/). */
